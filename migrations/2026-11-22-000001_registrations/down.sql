@@ -1,0 +1,2 @@
+DROP SCHEMA ops CASCADE;
+DROP TABLE registrations;

@@ -1,0 +1,314 @@
+//! The `/aps` (and `/ams`) gateway: the inbound checks of transport §10 in
+//! their documented order, dispatch to the API handlers, and the one mapping
+//! from every refusal to a signed `result`. Every answer is HTTP 200 and signed.
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::Method;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+use tracing::Instrument as _;
+use tracing::field::Empty;
+
+use super::{ApsContext, registration};
+use crate::db::DbError;
+use crate::domain::registration::FieldError;
+use crate::protocol::registration::WireError;
+use crate::protocol::result::{ResultBody, ResultCode};
+use crate::protocol::signature::{SignatureHeader, SignatureHeaderError, string_to_sign};
+use crate::protocol::{now_timestamp, paths};
+
+/// A slow sender gets this long to deliver the whole body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An answer ready to sign: its result code (for logs) and the exact body bytes.
+#[derive(Debug)]
+pub struct Reply {
+    pub code: ResultCode,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn new(code: ResultCode, message: &str) -> Reply {
+        Reply {
+            code,
+            body: ResultBody::new(code, message).to_bytes(),
+        }
+    }
+}
+
+/// Every way an `/aps` request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApsError {
+    #[error("method not supported")]
+    MethodNotSupported,
+    #[error("no interface at this path")]
+    NoInterfaceDef,
+    #[error("unacceptable Content-Type")]
+    MediaTypeNotAcceptable,
+    #[error("unknown or missing Client-Id")]
+    InvalidClient,
+    #[error("missing Request-Time")]
+    MissingRequestTime,
+    #[error("bad Signature header: {0}")]
+    BadSignatureHeader(#[from] SignatureHeaderError),
+    #[error("no key for this keyVersion")]
+    KeyNotFound,
+    #[error("signature does not verify")]
+    SignatureMismatch,
+    #[error("body larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("body could not be read")]
+    BodyUnreadable,
+    #[error("{0}")]
+    Param(FieldError),
+    #[error("registrationRequestId reused with a different request")]
+    RequestInconsistent,
+    #[error("an earlier registration of the merchant is under review")]
+    UnderReview,
+    #[error("identical to the merchant's approved registration")]
+    RepeatRegistration,
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+}
+
+impl From<FieldError> for ApsError {
+    fn from(e: FieldError) -> Self {
+        ApsError::Param(e)
+    }
+}
+
+impl From<WireError> for ApsError {
+    fn from(e: WireError) -> Self {
+        ApsError::Param(FieldError {
+            path: e.path,
+            problem: e.problem,
+        })
+    }
+}
+
+impl ApsError {
+    /// The one place that decides which result code a failure gets.
+    pub fn code(&self) -> ResultCode {
+        match self {
+            ApsError::MethodNotSupported => ResultCode::MethodNotSupported,
+            ApsError::NoInterfaceDef => ResultCode::NoInterfaceDef,
+            ApsError::MediaTypeNotAcceptable => ResultCode::MediaTypeNotAcceptable,
+            ApsError::InvalidClient => ResultCode::InvalidClient,
+            ApsError::MissingRequestTime
+            | ApsError::BodyTooLarge(_)
+            | ApsError::BodyUnreadable
+            | ApsError::Param(_) => ResultCode::ParamIllegal,
+            ApsError::BadSignatureHeader(_) | ApsError::SignatureMismatch => {
+                ResultCode::InvalidSignature
+            }
+            ApsError::KeyNotFound => ResultCode::KeyNotFound,
+            ApsError::RequestInconsistent => ResultCode::RepeatReqInconsistent,
+            ApsError::UnderReview => ResultCode::RegistrationUnderReview,
+            ApsError::RepeatRegistration => ResultCode::RepeatRegistration,
+            ApsError::Database(_) => ResultCode::UnknownException,
+        }
+    }
+
+    /// What the caller is told. Never the cause of an internal error.
+    fn message(&self) -> String {
+        match self {
+            ApsError::MissingRequestTime => "Request-Time: missing".to_owned(),
+            ApsError::BodyTooLarge(limit) => format!("body: larger than {limit} bytes"),
+            ApsError::BodyUnreadable => "body: could not be read completely".to_owned(),
+            ApsError::Param(field) => field.to_string(),
+            ApsError::MethodNotSupported
+            | ApsError::NoInterfaceDef
+            | ApsError::MediaTypeNotAcceptable
+            | ApsError::InvalidClient
+            | ApsError::BadSignatureHeader(_)
+            | ApsError::KeyNotFound
+            | ApsError::SignatureMismatch
+            | ApsError::RequestInconsistent
+            | ApsError::UnderReview
+            | ApsError::RepeatRegistration
+            | ApsError::Database(_) => self.code().default_message().to_owned(),
+        }
+    }
+
+    fn into_reply(self) -> Reply {
+        match &self {
+            ApsError::Database(cause) => tracing::error!(error = %cause, "database unavailable"),
+            ApsError::RequestInconsistent => {
+                tracing::warn!("registrationRequestId reused with a different body")
+            }
+            _ => tracing::info!(reason = %self, "refused"),
+        }
+        Reply::new(self.code(), &self.message())
+    }
+}
+
+/// Entry point for every request under `/aps` and `/ams`.
+pub async fn entry(
+    req: HttpRequest,
+    payload: web::Payload,
+    ctx: web::Data<ApsContext>,
+) -> HttpResponse {
+    let span = tracing::info_span!(
+        "aps",
+        request_id = %uuid::Uuid::new_v4(),
+        path = %req.path(),
+        registration_request_id = Empty,
+        result_code = Empty,
+    );
+    async move {
+        let started = Instant::now();
+        let reply = match handle(&req, payload, &ctx).await {
+            Ok(reply) => reply,
+            Err(e) => e.into_reply(),
+        };
+        tracing::Span::current().record("result_code", reply.code.as_str());
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "answered"
+        );
+        signed_response(&req, &ctx, reply.body)
+    }
+    .instrument(span)
+    .await
+}
+
+enum Api {
+    Registration,
+}
+
+async fn handle(
+    req: &HttpRequest,
+    payload: web::Payload,
+    ctx: &ApsContext,
+) -> Result<Reply, ApsError> {
+    if req.method() != Method::POST {
+        return Err(ApsError::MethodNotSupported);
+    }
+    let api = match req.path() {
+        paths::REGISTRATION => Api::Registration,
+        _ => return Err(ApsError::NoInterfaceDef),
+    };
+    check_content_type(req)?;
+    let client_id = header(req, "client-id")
+        .filter(|id| *id == ctx.client_id)
+        .ok_or(ApsError::InvalidClient)?;
+    let request_time = header(req, "request-time")
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(ApsError::MissingRequestTime)?;
+    let signature = SignatureHeader::parse(header(req, "signature").unwrap_or_default())?;
+    let verifier = ctx
+        .alipay_keys
+        .find(signature.key_version.as_deref())
+        .ok_or(ApsError::KeyNotFound)?;
+    let body = read_body(req, payload, ctx.max_body_bytes).await?;
+    let message = string_to_sign(
+        req.method().as_str(),
+        request_uri(req),
+        client_id,
+        request_time,
+        &body,
+    );
+    if !verifier.verify(&message, &signature.signature) {
+        return Err(ApsError::SignatureMismatch);
+    }
+    match api {
+        Api::Registration => registration::register(ctx, body).await,
+    }
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Path plus query, exactly as the client sent it: the URI part of the string-to-sign.
+fn request_uri(req: &HttpRequest) -> &str {
+    req.uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or_else(|| req.path())
+}
+
+/// A missing Content-Type means JSON in UTF-8 (A15); a present one must say so.
+fn check_content_type(req: &HttpRequest) -> Result<(), ApsError> {
+    let Some(value) = req.headers().get("content-type") else {
+        return Ok(());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApsError::MediaTypeNotAcceptable)?;
+    let mut parts = value.split(';');
+    let media_type = parts.next().unwrap_or_default().trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(ApsError::MediaTypeNotAcceptable);
+    }
+    for param in parts {
+        if let Some((name, charset)) = param.split_once('=')
+            && name.trim().eq_ignore_ascii_case("charset")
+        {
+            let charset = charset.trim().trim_matches('"');
+            if !(charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")) {
+                return Err(ApsError::MediaTypeNotAcceptable);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the body up to `limit` bytes; a declared or actual excess, a broken
+/// stream or a sender slower than `BODY_READ_TIMEOUT` is refused.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApsError> {
+    let declared = header(req, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApsError::BodyTooLarge(limit));
+    }
+    let read = async {
+        let mut body = BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApsError::BodyUnreadable)?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApsError::BodyTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(BODY_READ_TIMEOUT, read)
+        .await
+        .map_err(|_| ApsError::BodyUnreadable)?
+}
+
+/// Signs and sends `body`: the request's Client-Id echoed (ours when it sent
+/// none we can echo), a fresh Response-Time, and a signature over exactly the
+/// bytes sent.
+fn signed_response(req: &HttpRequest, ctx: &ApsContext, body: Vec<u8>) -> HttpResponse {
+    let client_id = header(req, "client-id")
+        .filter(|id| !id.is_empty())
+        .unwrap_or(&ctx.client_id);
+    let response_time = now_timestamp();
+    let message = string_to_sign(
+        req.method().as_str(),
+        request_uri(req),
+        client_id,
+        &response_time,
+        &body,
+    );
+    match ctx.signer.header_for(&message) {
+        Ok(signature) => HttpResponse::Ok()
+            .insert_header(("Content-Type", "application/json; charset=UTF-8"))
+            .insert_header(("Client-Id", client_id))
+            .insert_header(("Response-Time", response_time))
+            .insert_header(("Signature", signature))
+            .body(body),
+        Err(e) => {
+            // Without a signature Alipay+ could not trust any answer; a 500 makes it retry.
+            tracing::error!(error = %e, "cannot sign the response");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}

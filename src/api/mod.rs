@@ -1,0 +1,33 @@
+//! The HTTP surface for Alipay+: the signed `/aps` APIs and the health probes.
+
+mod aps;
+mod health;
+mod registration;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::db::{DbTimeouts, PgPool};
+use crate::domain::ApprovalMode;
+use crate::protocol::signature::{KeyRing, Signer};
+
+/// What the `/aps` handlers need, shared by every worker.
+pub struct ApsContext {
+    /// The Client-Id Alipay+ uses for this wallet.
+    pub client_id: String,
+    pub signer: Arc<Signer>,
+    pub alipay_keys: Arc<KeyRing>,
+    pub approval_mode: ApprovalMode,
+    pub max_body_bytes: usize,
+    pub pool: PgPool,
+    pub db_timeouts: DbTimeouts,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<ApsContext>) {
+    cfg.app_data(ctx)
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(web::scope("/aps").default_service(web::to(aps::entry)))
+        .service(web::scope("/ams").default_service(web::to(aps::entry)));
+}

@@ -1,0 +1,281 @@
+//! Typed, validated configuration for `serve`. Everything is checked at start;
+//! an error names the setting (its environment variable) and never prints a
+//! secret.
+
+use std::net::ToSocketAddrs as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::ServeArgs;
+use crate::db::DbTimeouts;
+use crate::domain::ApprovalMode;
+use crate::protocol::keys;
+use crate::protocol::signature::{KeyRing, Signer};
+
+/// The Client-Id used when MPP_CLIENT_ID is unset (development only).
+pub const DEV_CLIENT_ID: &str = "SANDBOX_MPP_REGISTRAR_DEV";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub client_id: String,
+    pub signer: Arc<Signer>,
+    pub alipay_keys: Arc<KeyRing>,
+    pub approval_mode: ApprovalMode,
+    pub max_body_bytes: usize,
+    pub db_pool_size: u32,
+    pub db_timeouts: DbTimeouts,
+    pub notify: NotifySettings,
+    /// `false` in tests: the test decides when the server stops.
+    pub handle_signals: bool,
+    /// HTTP worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub alipay_gateway_url: Option<url::Url>,
+    pub retry_gaps: Vec<Duration>,
+    pub merchant_retry_gaps: Vec<Duration>,
+    pub allow_private_targets: bool,
+}
+
+/// Where the keys in use came from, for the start-up banner.
+#[derive(Debug, Clone, Default)]
+pub struct KeySources {
+    pub private_key: PathBuf,
+    pub public_key: Option<PathBuf>,
+    pub alipay_public_keys: Vec<(u32, PathBuf)>,
+    /// Set when dev keys are in use: the Alipay+ stand-in's private key.
+    pub dev_alipay_private_key: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<(Settings, KeySources)> {
+        resolve_listen(&args.listen).context("MPP_LISTEN")?;
+        if let Some(url) = non_empty(&args.database.database_url) {
+            check_database_url(url).context("DATABASE_URL")?;
+        }
+        let key_version = args.key_version.trim();
+        if key_version.is_empty() || !key_version.bytes().all(|b| b.is_ascii_digit()) {
+            bail!(
+                "MPP_KEY_VERSION: must be a number, got {:?}",
+                args.key_version
+            );
+        }
+        let alipay_gateway_url = non_empty(&args.alipay_gateway_url)
+            .map(|u| check_http_url(u).context("ALIPAY_GATEWAY_URL"))
+            .transpose()?;
+        let retry_gaps = parse_gaps(&args.notify_retry_gaps).context("MPP_NOTIFY_RETRY_GAPS")?;
+        let merchant_retry_gaps = parse_gaps(&args.merchant_notify_retry_gaps)
+            .context("MPP_MERCHANT_NOTIFY_RETRY_GAPS")?;
+        if args.max_body_bytes < 1024 {
+            bail!("MPP_MAX_BODY_BYTES: must be at least 1024");
+        }
+        if args.db_pool_size == 0 {
+            bail!("MPP_DB_POOL_SIZE: must be at least 1");
+        }
+
+        let dev_keys = args.database.data_dir.join("keys");
+        let mut sources = KeySources::default();
+        let signer = match &args.private_key_file {
+            Some(path) => {
+                sources.private_key = path.clone();
+                keys::read_signer(path, key_version).context("MPP_PRIVATE_KEY_FILE")?
+            }
+            None => {
+                let dir = dev_keys.join("mpp");
+                ensure_dev_key_pair(&dir).context("MPP_PRIVATE_KEY_FILE (unset: dev key)")?;
+                sources.private_key = dir.join("private_key.pem");
+                sources.public_key = Some(dir.join("public_key.pem"));
+                keys::read_signer(&sources.private_key, key_version)
+                    .context("MPP_PRIVATE_KEY_FILE (dev key)")?
+            }
+        };
+
+        let mut ring = KeyRing::default();
+        let first_key = match &args.alipay_public_key_file {
+            Some(path) => path.clone(),
+            None => {
+                let dir = dev_keys.join("alipay");
+                ensure_dev_key_pair(&dir).context("ALIPAY_PUBLIC_KEY_FILE (unset: dev key)")?;
+                sources.dev_alipay_private_key = Some(dir.join("private_key.pem"));
+                dir.join("public_key.pem")
+            }
+        };
+        ring.insert(
+            1,
+            keys::read_verifier(&first_key).context("ALIPAY_PUBLIC_KEY_FILE")?,
+        );
+        sources.alipay_public_keys.push((1, first_key));
+        if let Some(list) = non_empty(&args.alipay_public_keys) {
+            for (version, path) in parse_key_list(list).context("ALIPAY_PUBLIC_KEYS")? {
+                let verifier = keys::read_verifier(&path)
+                    .with_context(|| format!("ALIPAY_PUBLIC_KEYS (keyVersion {version})"))?;
+                ring.insert(version, verifier);
+                sources.alipay_public_keys.push((version, path));
+            }
+        }
+
+        let settings = Settings {
+            listen: args.listen.clone(),
+            client_id: non_empty(&args.client_id)
+                .unwrap_or(DEV_CLIENT_ID)
+                .to_owned(),
+            signer: Arc::new(signer),
+            alipay_keys: Arc::new(ring),
+            approval_mode: args.approval_mode,
+            max_body_bytes: args.max_body_bytes,
+            db_pool_size: args.db_pool_size,
+            db_timeouts: DbTimeouts::default(),
+            notify: NotifySettings {
+                alipay_gateway_url,
+                retry_gaps,
+                merchant_retry_gaps,
+                allow_private_targets: args.allow_private_notify_targets,
+            },
+            handle_signals: true,
+            workers: None,
+        };
+        Ok((settings, sources))
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn resolve_listen(listen: &str) -> anyhow::Result<()> {
+    let mut addrs = listen
+        .to_socket_addrs()
+        .with_context(|| format!("not a host:port address: {listen:?}"))?;
+    if addrs.next().is_none() {
+        bail!("{listen:?} resolves to no address");
+    }
+    Ok(())
+}
+
+/// A libpq URL: `postgres://` or `postgresql://`. The error never repeats the
+/// URL, which may hold a password.
+pub fn check_database_url(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        bail!("must start with postgres:// or postgresql://");
+    }
+    Ok(())
+}
+
+fn check_http_url(url: &str) -> anyhow::Result<url::Url> {
+    let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("not a URL ({e}): {url:?}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") || parsed.host().is_none() {
+        bail!("must be an http(s) URL with a host: {url:?}");
+    }
+    Ok(parsed)
+}
+
+/// Parses `2=/a.pem,3=/b.pem`.
+fn parse_key_list(list: &str) -> anyhow::Result<Vec<(u32, PathBuf)>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (version, path) = item
+                .split_once('=')
+                .with_context(|| format!("expected VERSION=PATH, got {item:?}"))?;
+            let version: u32 = version
+                .trim()
+                .parse()
+                .with_context(|| format!("key version must be a number, got {version:?}"))?;
+            if version == 1 {
+                bail!("keyVersion 1 is ALIPAY_PUBLIC_KEY_FILE; list versions 2 and up here");
+            }
+            Ok((version, PathBuf::from(path.trim())))
+        })
+        .collect()
+}
+
+/// Parses a gap list such as `0s,2m,10m,1h` (units ms, s, m, h). An empty list is allowed.
+pub fn parse_gaps(list: &str) -> anyhow::Result<Vec<Duration>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(parse_duration)
+        .collect()
+}
+
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("{text:?} does not start with a whole number"))?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1_000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        other => bail!("{text:?} has unit {other:?}; use ms, s, m or h"),
+    };
+    ms.map(Duration::from_millis)
+        .with_context(|| format!("{text:?} is too long"))
+}
+
+/// Generates a key pair into `dir` once; later runs reuse it.
+fn ensure_dev_key_pair(dir: &Path) -> anyhow::Result<()> {
+    if dir.join("private_key.pem").exists() && dir.join("public_key.pem").exists() {
+        return Ok(());
+    }
+    tracing::info!(dir = %dir.display(), "generating a development key pair");
+    let pair = keys::generate_key_pair()?;
+    let _ = std::fs::remove_file(dir.join("private_key.pem"));
+    keys::write_key_pair(dir, &pair, "private_key.pem", "public_key.pem")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_lists_parse_every_unit() {
+        let gaps = parse_gaps("0s, 250ms,2m,1h").unwrap();
+        assert_eq!(
+            gaps,
+            vec![
+                Duration::ZERO,
+                Duration::from_millis(250),
+                Duration::from_secs(120),
+                Duration::from_secs(3600)
+            ]
+        );
+        assert!(parse_gaps("").unwrap().is_empty());
+        assert!(parse_gaps("5").is_err());
+        assert!(parse_gaps("5d").is_err());
+        assert!(parse_gaps("-1s").is_err());
+    }
+
+    #[test]
+    fn key_lists_parse_versions_and_paths() {
+        let list = parse_key_list("2=/a.pem, 3=/b c.pem").unwrap();
+        assert_eq!(
+            list,
+            vec![(2, PathBuf::from("/a.pem")), (3, PathBuf::from("/b c.pem"))]
+        );
+        assert!(parse_key_list("x=/a.pem").is_err());
+        assert!(parse_key_list("/a.pem").is_err());
+        assert!(parse_key_list("1=/a.pem").is_err());
+    }
+
+    #[test]
+    fn database_urls_must_be_postgres_and_are_not_echoed() {
+        assert!(check_database_url("postgres://u:p@h/db").is_ok());
+        let err = check_database_url("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"));
+    }
+}

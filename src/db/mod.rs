@@ -1,0 +1,153 @@
+//! Persistence in PostgreSQL: the connection pool, embedded migrations, and one
+//! module of queries per table. Diesel stays inside this module.
+
+pub mod registrations;
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diesel::connection::SimpleConnection as _;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::{Connection as _, RunQueryDsl as _};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Advisory-lock key that serialises migrations across instances starting at once.
+const MIGRATION_LOCK_KEY: i64 = 0x6d70_7072_6567_0001;
+
+/// How long a request may wait for the database, all told. Alipay+ gives up
+/// after 15 s; we answer `UNKNOWN_EXCEPTION` well before that.
+#[derive(Debug, Clone, Copy)]
+pub struct DbTimeouts {
+    /// Waiting for a pooled connection (and for a new one to connect).
+    pub acquire: Duration,
+    /// One statement on the server.
+    pub statement: Duration,
+    /// A whole unit of work, from asking for a connection to the last row.
+    pub total: Duration,
+}
+
+impl Default for DbTimeouts {
+    fn default() -> Self {
+        DbTimeouts {
+            acquire: Duration::from_secs(3),
+            statement: Duration::from_secs(4),
+            total: Duration::from_secs(8),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SessionSettings {
+    statement_timeout_ms: u128,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        // Bounded statements, and no session left holding locks while idle in a transaction.
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {ms}; SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = 60000",
+            ms = self.statement_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Adds `connect_timeout` to a libpq URL that has none, so an unreachable
+/// server costs seconds, not minutes.
+pub fn with_connect_timeout(database_url: &str, timeout: Duration) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut url) if !url.query_pairs().any(|(k, _)| k == "connect_timeout") => {
+            url.query_pairs_mut()
+                .append_pair("connect_timeout", &timeout.as_secs().max(1).to_string());
+            url.to_string()
+        }
+        _ => database_url.to_owned(),
+    }
+}
+
+/// Builds the pool without connecting: the server starts (and answers
+/// `UNKNOWN_EXCEPTION`) even while the database is away.
+pub fn build_pool(database_url: &str, max_size: u32, timeouts: DbTimeouts) -> PgPool {
+    let manager = ConnectionManager::<PgConnection>::new(with_connect_timeout(
+        database_url,
+        timeouts.acquire,
+    ));
+    Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(0))
+        .connection_timeout(timeouts.acquire)
+        .connection_customizer(Box::new(SessionSettings {
+            statement_timeout_ms: timeouts.statement.as_millis(),
+        }))
+        .build_unchecked(manager)
+}
+
+/// Applies pending migrations under an advisory lock, so several instances may
+/// start at once. Returns the versions applied.
+pub fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
+    let mut conn =
+        PgConnection::establish(&with_connect_timeout(database_url, Duration::from_secs(5)))
+            .context("cannot connect to the database")?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+        .execute(&mut conn)
+        .context("cannot take the migration lock")?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.iter().map(|v| v.to_string()).collect())
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+    // The lock also ends with the session; unlocking is only to be tidy.
+    let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+        .execute(&mut conn);
+    applied
+}
+
+/// Why a unit of database work did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection: {0}")]
+    Unavailable(#[from] diesel::r2d2::PoolError),
+    #[error("query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("database worker failed: {0}")]
+    Worker(String),
+}
+
+/// Runs `work` with a pooled connection on the blocking thread pool, never
+/// holding a connection across an `.await`, and gives up after `timeouts.total`.
+pub async fn run<T, F>(pool: &PgPool, timeouts: DbTimeouts, work: F) -> Result<T, DbError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
+{
+    let pool = pool.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    });
+    match tokio::time::timeout(timeouts.total, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(DbError::Worker(join.to_string())),
+        Err(_) => Err(DbError::Timeout(timeouts.total)),
+    }
+}
+
+/// `SELECT 1` within the acquire timeout: is the database there?
+pub async fn ping(pool: &PgPool, timeouts: DbTimeouts) -> Result<(), DbError> {
+    let timeouts = DbTimeouts {
+        total: timeouts.acquire + Duration::from_secs(1),
+        ..timeouts
+    };
+    run(pool, timeouts, |conn| {
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,17 @@
+//! mpp-registrar: the merchant registration server of an Alipay+ MPP (wallet).
+//!
+//! Layers: `protocol` (wire types, result codes, signatures) ← `domain`
+//! (validation and rules) ← `db` (PostgreSQL) ← `api` (HTTP). `startup` wires
+//! them together; `config` and `cli` read the settings.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod pgcluster;
+pub mod protocol;
+pub mod startup;
+pub mod telemetry;

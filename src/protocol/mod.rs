@@ -1,0 +1,22 @@
+//! The Alipay+ wire protocol: message shapes, result codes, canonical JSON and
+//! RSA256 signatures. Nothing here knows about HTTP frameworks or storage.
+
+pub mod canonical;
+pub mod keys;
+pub mod registration;
+pub mod result;
+pub mod signature;
+
+/// Paths of the APIs this server answers.
+pub mod paths {
+    pub const REGISTRATION: &str = "/aps/api/v1/merchants/registration";
+    pub const INQUIRY: &str = "/aps/api/v1/merchants/inquiryRegistrationStatus";
+    pub const INQUIRY_ANTOM: &str = "/ams/api/v1/merchants/inquiryRegistrationStatus";
+    pub const NOTIFY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/notifyRegistrationStatus";
+}
+
+/// Current time in the form we put in `Request-Time` / `Response-Time`:
+/// RFC 3339 with milliseconds and an explicit offset.
+pub fn now_timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,277 @@
+//! Wire types of the `registration` request (Alipay+ → wallet).
+//!
+//! Every field is optional here: presence, lengths and conditional rules are
+//! the domain's to judge, so that a missing field and a `null` one are told
+//! apart from a wrongly typed one with the same field path. Unknown fields are
+//! ignored here; the raw body is stored as received, so nothing is lost.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// The closed list of product codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProductCode {
+    CashierPayment,
+    AgreementPayment,
+    InStorePayment,
+}
+
+impl ProductCode {
+    pub const ALL: [ProductCode; 3] = [
+        ProductCode::CashierPayment,
+        ProductCode::AgreementPayment,
+        ProductCode::InStorePayment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductCode::CashierPayment => "CASHIER_PAYMENT",
+            ProductCode::AgreementPayment => "AGREEMENT_PAYMENT",
+            ProductCode::InStorePayment => "IN_STORE_PAYMENT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProductCode> {
+        ProductCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationRequest {
+    pub registration_request_id: Option<String>,
+    pub product_codes: Option<Vec<String>>,
+    pub merchant_info: Option<MerchantInfo>,
+    pub store_info: Option<StoreInfo>,
+    pub registration_notify_url: Option<String>,
+    /// Antom / SDK spelling of the same field (A5).
+    #[serde(rename = "registrationNotifyURL")]
+    pub registration_notify_url_antom: Option<String>,
+    pub pass_through_info: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MerchantInfo {
+    pub reference_merchant_id: Option<String>,
+    pub merchant_display_name: Option<String>,
+    #[serde(rename = "merchantMCC")]
+    pub merchant_mcc: Option<String>,
+    pub logo: Option<Logo>,
+    pub websites: Option<Vec<WebSite>>,
+    pub merchant_address: Option<Address>,
+    pub registration_detail: Option<RegistrationDetail>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Logo {
+    pub logo_name: Option<String>,
+    pub logo_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebSite {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub desc: Option<String>,
+    #[serde(rename = "type")]
+    pub site_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub region: Option<String>,
+    pub state: Option<String>,
+    pub city: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub address3: Option<String>,
+    pub zip_code: Option<String>,
+    pub country: Option<String>,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationDetail {
+    pub legal_name: Option<String>,
+    pub attachments: Option<Vec<Attachment>>,
+    /// An array in Alipay+ material, a single object in the Python SDK (A5).
+    pub contact_info: Option<ContactInfoList>,
+    pub registration_type: Option<String>,
+    pub registration_no: Option<String>,
+    pub registration_address: Option<Address>,
+    pub business_type: Option<String>,
+    pub registration_effective_date: Option<String>,
+    pub registration_expire_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub attachment_type: Option<String>,
+    pub file: Option<String>,
+    pub attachment_name: Option<String>,
+    pub file_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactInfo {
+    pub contact_no: Option<String>,
+    pub contact_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreInfo {
+    pub reference_store_id: Option<String>,
+    pub store_name: Option<String>,
+    pub store_display_name: Option<String>,
+    #[serde(rename = "storeMCC")]
+    pub store_mcc: Option<String>,
+    pub store_address: Option<Address>,
+    pub store_contacts: Option<Vec<StoreContact>>,
+    pub store_terminal_id: Option<String>,
+    pub store_operator_id: Option<String>,
+    pub store_phone_no: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreContact {
+    pub full_name: Option<String>,
+    pub identification_id: Option<String>,
+}
+
+/// `contactInfo`, normalised to a list whether it came as an object or an array.
+#[derive(Debug, Clone, Default)]
+pub struct ContactInfoList(pub Vec<ContactInfo>);
+
+impl<'de> Deserialize<'de> for ContactInfoList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrMany;
+        impl<'de> Visitor<'de> for OneOrMany {
+            type Value = ContactInfoList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a ContactInfo object or an array of them")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<ContactInfo>()? {
+                    items.push(item);
+                }
+                Ok(ContactInfoList(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let one = ContactInfo::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(ContactInfoList(vec![one]))
+            }
+        }
+        deserializer.deserialize_any(OneOrMany)
+    }
+}
+
+/// Why a body could not be read as a registration request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    /// Dotted field path, e.g. `merchantInfo.websites[0].url`; `body` for the whole body.
+    pub path: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.problem)
+    }
+}
+
+/// Parses the body into a JSON value; it must be one UTF-8 JSON object.
+pub fn parse_body(body: &[u8]) -> Result<Value, WireError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| WireError {
+        path: "body".into(),
+        problem: format!("not valid JSON ({})", describe(&e)),
+    })?;
+    if !value.is_object() {
+        return Err(WireError {
+            path: "body".into(),
+            problem: "must be a JSON object".into(),
+        });
+    }
+    Ok(value)
+}
+
+impl RegistrationRequest {
+    /// Reads the typed request out of a parsed body; type errors name their field path.
+    pub fn from_value(value: &Value) -> Result<RegistrationRequest, WireError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { "body".to_owned() } else { path };
+            WireError {
+                path,
+                problem: describe(e.inner()),
+            }
+        })
+    }
+}
+
+/// serde_json's message without its "at line X column Y" suffix, with the
+/// wording turned towards the sender.
+fn describe(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" at line ") {
+        Some(idx) => &text[..idx],
+        None => &text,
+    };
+    text.replace("invalid type: ", "wrong type: ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RegistrationRequest, WireError> {
+        RegistrationRequest::from_value(&parse_body(text.as_bytes())?)
+    }
+
+    #[test]
+    fn numbers_where_strings_belong_name_the_path() {
+        let err =
+            parse(r#"{"merchantInfo":{"registrationDetail":{"registrationNo":12}}}"#).unwrap_err();
+        assert_eq!(err.path, "merchantInfo.registrationDetail.registrationNo");
+        let err = parse(r#"{"merchantInfo":{"websites":[{"url":true}]}}"#).unwrap_err();
+        assert_eq!(err.path, "merchantInfo.websites[0].url");
+    }
+
+    #[test]
+    fn contact_info_may_be_one_object_or_an_array() {
+        let one = parse(r#"{"merchantInfo":{"registrationDetail":{"contactInfo":{"contactNo":"1","contactType":"EMAIL"}}}}"#).unwrap();
+        let many = parse(r#"{"merchantInfo":{"registrationDetail":{"contactInfo":[{"contactNo":"1"},{"contactNo":"2"}]}}}"#).unwrap();
+        let len = |r: &RegistrationRequest| {
+            r.merchant_info
+                .as_ref()
+                .and_then(|m| m.registration_detail.as_ref())
+                .and_then(|d| d.contact_info.as_ref())
+                .map(|c| c.0.len())
+        };
+        assert_eq!(len(&one), Some(1));
+        assert_eq!(len(&many), Some(2));
+    }
+
+    #[test]
+    fn null_is_absent_and_unknown_fields_are_ignored() {
+        let r = parse(r#"{"registrationRequestId":null,"somethingNew":{"x":1}}"#).unwrap();
+        assert!(r.registration_request_id.is_none());
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        assert_eq!(parse("[]").unwrap_err().path, "body");
+        assert_eq!(parse("{").unwrap_err().path, "body");
+        assert_eq!(parse_body(b"\xff\xfe").unwrap_err().path, "body");
+    }
+}

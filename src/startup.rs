@@ -1,0 +1,163 @@
+//! Building and running the server, and the commands around it.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+
+use crate::api::{self, ApsContext};
+use crate::cli::{DatabaseArgs, ServeArgs};
+use crate::config::{KeySources, Settings};
+use crate::db::{self, PgPool};
+use crate::pgcluster::PrivateCluster;
+
+/// The database of the private cluster.
+const PRIVATE_DATABASE: &str = "mpp_registrar";
+
+/// A bound, not yet running, HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one) and assembles the app.
+    pub fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("MPP_LISTEN: cannot bind {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let aps = web::Data::new(ApsContext {
+            client_id: settings.client_id.clone(),
+            signer: settings.signer.clone(),
+            alipay_keys: settings.alipay_keys.clone(),
+            approval_mode: settings.approval_mode,
+            max_body_bytes: settings.max_body_bytes,
+            pool,
+            db_timeouts: settings.db_timeouts,
+        });
+        let mut server =
+            HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, aps.clone())))
+                .listen(listener)?
+                .shutdown_timeout(30);
+        if !settings.handle_signals {
+            server = server.disable_signals();
+        }
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server: `handle().stop(true)` finishes in-flight requests first.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until stopped by a signal (SIGTERM/SIGINT, gracefully) or the handle.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The database to use: DATABASE_URL, or the private cluster (started here if needed).
+pub fn resolve_database(args: &DatabaseArgs) -> anyhow::Result<(String, Option<PrivateCluster>)> {
+    match args
+        .database_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => {
+            crate::config::check_database_url(url).context("DATABASE_URL")?;
+            Ok((url.to_owned(), None))
+        }
+        None => {
+            let root = args.data_dir.join("postgres");
+            let cluster = PrivateCluster::ensure(&root, PRIVATE_DATABASE).with_context(|| {
+                format!(
+                    "DATABASE_URL is unset; the private cluster under {}",
+                    root.display()
+                )
+            })?;
+            tracing::info!(dir = %root.display(), port = cluster.port(), "using the private PostgreSQL cluster");
+            let url = cluster.url(PRIVATE_DATABASE);
+            Ok((url, Some(cluster)))
+        }
+    }
+}
+
+/// `mpp-registrar serve`.
+pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let (settings, keys) = Settings::from_args(args)?;
+    let (database_url, cluster) = resolve_database(&args.database)?;
+    let result = serve_with(&settings, &keys, &database_url).await;
+    if let Some(cluster) = cluster
+        && let Err(e) = cluster.stop()
+    {
+        tracing::warn!(error = %e, "could not stop the private cluster");
+    }
+    result
+}
+
+async fn serve_with(
+    settings: &Settings,
+    keys: &KeySources,
+    database_url: &str,
+) -> anyhow::Result<()> {
+    let url = database_url.to_owned();
+    let applied = tokio::task::spawn_blocking(move || db::run_migrations(&url)).await??;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    let pool = db::build_pool(database_url, settings.db_pool_size, settings.db_timeouts);
+    let app = Application::build(settings, pool)?;
+    announce(settings, keys, app.port());
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn announce(settings: &Settings, keys: &KeySources, port: u16) {
+    let host = settings
+        .listen
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("127.0.0.1");
+    tracing::info!(
+        address = %format!("http://{host}:{port}"),
+        client_id = %settings.client_id,
+        key_version = settings.signer.key_version(),
+        private_key = %keys.private_key.display(),
+        approval_mode = ?settings.approval_mode,
+        "mpp-registrar is listening"
+    );
+    if let Some(public) = &keys.public_key {
+        tracing::info!(public_key = %public.display(), "development key pair in use: give this public key to Alipay+");
+    }
+    for (version, path) in &keys.alipay_public_keys {
+        tracing::info!(key_version = version, path = %path.display(), "Alipay+ public key");
+    }
+    if let Some(private) = &keys.dev_alipay_private_key {
+        tracing::info!(path = %private.display(), "development Alipay+ stand-in key (signs test requests)");
+    }
+}
+
+/// `mpp-registrar migrate`.
+pub fn migrate(args: &DatabaseArgs) -> anyhow::Result<()> {
+    let (database_url, cluster) = resolve_database(args)?;
+    let result = db::run_migrations(&database_url);
+    if let Some(cluster) = cluster {
+        cluster.stop()?;
+    }
+    let applied = result?;
+    tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
+    Ok(())
+}

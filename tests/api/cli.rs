@@ -1,0 +1,227 @@
+//! The commands as an operator runs them: the real binary.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mpp-registrar");
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary with a clean environment: only what the test sets.
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+#[test]
+fn keys_generate_writes_a_usable_pair() {
+    let dir = scratch_dir("keys");
+    let out = command()
+        .args(["keys", "generate", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let private = std::fs::read_to_string(dir.join("private_key.pem")).unwrap();
+    let public = std::fs::read_to_string(dir.join("public_key.pem")).unwrap();
+    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"));
+    let signer = mpp_registrar::protocol::keys::signer_from_text(&private, "1").unwrap();
+    let verifier = mpp_registrar::protocol::keys::verifier_from_text(&public).unwrap();
+    assert!(verifier.verify(b"m", &signer.sign(b"m").unwrap()));
+    // Never overwrites a private key.
+    let again = command()
+        .args(["keys", "generate", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("private_key.pem")).unwrap(),
+        private
+    );
+}
+
+fn serve_fails_naming(envs: &[(&str, String)], setting: &str) {
+    let dir = scratch_dir("misconfig");
+    let mut cmd = command();
+    cmd.arg("serve")
+        .current_dir(&dir)
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none");
+    cmd.env(
+        "MPP_PRIVATE_KEY_FILE",
+        fixture_path("keys/mpp_private_key.pem"),
+    );
+    cmd.env(
+        "ALIPAY_PUBLIC_KEY_FILE",
+        fixture_path("test-vectors/public_key.pem"),
+    );
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{setting}: should not start");
+    assert!(stderr.contains(setting), "{setting}: stderr was {stderr}");
+    assert!(!stderr.contains("BEGIN"), "no key material in messages");
+}
+
+#[test]
+fn misconfiguration_stops_the_start_with_the_setting_named() {
+    serve_fails_naming(
+        &[("MPP_PRIVATE_KEY_FILE", "/nonexistent/key.pem".into())],
+        "MPP_PRIVATE_KEY_FILE",
+    );
+    serve_fails_naming(
+        &[(
+            "MPP_PRIVATE_KEY_FILE",
+            fixture_path("keys/mpp_public_key.pem")
+                .display()
+                .to_string(),
+        )],
+        "MPP_PRIVATE_KEY_FILE",
+    );
+    serve_fails_naming(
+        &[(
+            "ALIPAY_PUBLIC_KEY_FILE",
+            fixture_path("samples/registration-request-online.json")
+                .display()
+                .to_string(),
+        )],
+        "ALIPAY_PUBLIC_KEY_FILE",
+    );
+    serve_fails_naming(
+        &[("ALIPAY_PUBLIC_KEYS", "two=/x.pem".into())],
+        "ALIPAY_PUBLIC_KEYS",
+    );
+    serve_fails_naming(
+        &[("DATABASE_URL", "mysql://root:hunter2@db/x".into())],
+        "DATABASE_URL",
+    );
+    serve_fails_naming(
+        &[("MPP_NOTIFY_RETRY_GAPS", "2m,soon".into())],
+        "MPP_NOTIFY_RETRY_GAPS",
+    );
+    serve_fails_naming(
+        &[("MPP_MERCHANT_NOTIFY_RETRY_GAPS", "1d".into())],
+        "MPP_MERCHANT_NOTIFY_RETRY_GAPS",
+    );
+    serve_fails_naming(
+        &[("MPP_APPROVAL_MODE", "sometimes".into())],
+        "MPP_APPROVAL_MODE",
+    );
+    serve_fails_naming(&[("MPP_LISTEN", "nowhere".into())], "MPP_LISTEN");
+    serve_fails_naming(
+        &[("ALIPAY_GATEWAY_URL", "ftp://x".into())],
+        "ALIPAY_GATEWAY_URL",
+    );
+    serve_fails_naming(&[("MPP_KEY_VERSION", "v1".into())], "MPP_KEY_VERSION");
+}
+
+fn wait_ready(port: u16, child: &mut std::process::Child, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("serve exited early: {status}");
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read as _, Write as _};
+            let _ = stream.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+            let mut text = String::new();
+            let _ = stream.read_to_string(&mut text);
+            if text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        assert!(started.elapsed() < limit, "not ready within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// With nothing configured, `serve` creates a private cluster and dev keys
+/// under ./var, answers, and on SIGTERM exits 0 and stops its cluster.
+#[test]
+fn serve_runs_with_zero_configuration() {
+    let dir = scratch_dir("zero-config");
+    // The private cluster may run as the postgres user, which must reach it.
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rx"])
+        .arg(env!("CARGO_TARGET_TMPDIR"))
+        .status();
+    let port = free_port();
+    let mut child = command()
+        .arg("serve")
+        .current_dir(&dir)
+        .env("MPP_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child, Duration::from_secs(120));
+    assert!(dir.join("var/postgres/data/PG_VERSION").exists());
+    assert!(dir.join("var/keys/mpp/private_key.pem").exists());
+    assert!(dir.join("var/keys/alipay/public_key.pem").exists());
+    let status = terminate(&mut child);
+    let mut stdout = String::new();
+    use std::io::Read as _;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(status.success(), "exit {status}; log:\n{stdout}");
+    assert!(
+        stdout.contains("listening") && stdout.contains("SANDBOX_MPP_REGISTRAR_DEV"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("private_key.pem"),
+        "key paths are printed: {stdout}"
+    );
+    assert!(
+        !dir.join("var/postgres/data/postmaster.pid").exists(),
+        "the cluster it started is stopped"
+    );
+}

@@ -1,0 +1,505 @@
+//! The test harness: a fresh database per test (cloned from a migrated
+//! template), the real server on a random port, and a client that signs
+//! requests the way Alipay+ does and checks every response's signature.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use diesel::connection::SimpleConnection as _;
+use diesel::{Connection as _, PgConnection};
+use mpp_registrar::config::{NotifySettings, Settings};
+use mpp_registrar::db::{self, DbTimeouts};
+use mpp_registrar::domain::ApprovalMode;
+use mpp_registrar::pgcluster::PrivateCluster;
+use mpp_registrar::protocol::keys::{read_signer, read_verifier};
+use mpp_registrar::protocol::paths;
+use mpp_registrar::protocol::signature::{
+    KeyRing, SignatureHeader, Signer, Verifier, string_to_sign,
+};
+use mpp_registrar::startup::Application;
+use serde_json::Value;
+use sha2::Digest as _;
+
+pub const CLIENT_ID: &str = "TEST_5X00000000000000";
+
+pub fn fixture_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// The server's URL for maintenance connections: DATABASE_URL, else the
+/// server on 127.0.0.1:5432, else a throwaway cluster started for this run
+/// (and stopped when the test process exits).
+fn admin_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.trim().is_empty()
+        {
+            return url;
+        }
+        let local: SocketAddr = "127.0.0.1:5432".parse().unwrap();
+        if TcpStream::connect_timeout(&local, Duration::from_secs(1)).is_ok() {
+            return "postgres://postgres@127.0.0.1:5432/postgres".to_owned();
+        }
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-postgres");
+        let cluster = PrivateCluster::ensure(&root, "postgres")
+            .expect("cannot start a throwaway PostgreSQL cluster");
+        let url = cluster.url("postgres");
+        // Its watchdog stops it when this process ends.
+        std::mem::forget(cluster);
+        url
+    })
+}
+
+fn url_for(database: &str) -> String {
+    let mut url = url::Url::parse(admin_url()).expect("admin URL");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+fn admin_connection() -> PgConnection {
+    PgConnection::establish(admin_url()).expect("cannot connect to PostgreSQL")
+}
+
+/// A migrated template named after the migrations' content, built once by
+/// whichever test process gets there first.
+fn template_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut hasher = sha2::Sha256::new();
+        let mut files: Vec<PathBuf> =
+            walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"));
+        files.sort();
+        for f in files {
+            hasher.update(f.to_string_lossy().as_bytes());
+            hasher.update(std::fs::read(&f).unwrap());
+        }
+        let digest = hasher.finalize();
+        let name = format!(
+            "mpp_tpl_{}",
+            digest
+                .iter()
+                .take(6)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let mut conn = admin_connection();
+        conn.batch_execute("SELECT pg_advisory_lock(727272)")
+            .unwrap();
+        let exists = database_exists(&mut conn, &name);
+        if !exists {
+            let building = format!("{name}_building");
+            conn.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .unwrap();
+            conn.batch_execute(&format!("CREATE DATABASE {building}"))
+                .unwrap();
+            db::run_migrations(&url_for(&building)).expect("migrations");
+            conn.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .unwrap();
+        }
+        conn.batch_execute("SELECT pg_advisory_unlock(727272)")
+            .unwrap();
+        name
+    })
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
+    use diesel::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<N>(conn)
+        .unwrap()
+        .n
+        > 0
+}
+
+/// A database of its own for one test, dropped at the end.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        Self::create(Some(template_name()))
+    }
+
+    /// An empty database, without migrations.
+    pub fn empty() -> TestDb {
+        Self::create(None)
+    }
+
+    fn create(template: Option<&str>) -> TestDb {
+        let name = format!("mpp_test_{}", uuid::Uuid::new_v4().simple());
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        admin_connection().batch_execute(&sql).unwrap();
+        let url = url_for(&name);
+        TestDb { name, url }
+    }
+
+    pub fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("test database")
+    }
+
+    /// Turns the database away: new connections refused, open ones ended.
+    pub fn make_unreachable(&self) {
+        admin_connection()
+            .batch_execute(&format!(
+                "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+                self.name
+            ))
+            .unwrap();
+    }
+
+    pub fn make_reachable(&self) {
+        admin_connection()
+            .batch_execute(&format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                self.name
+            ))
+            .unwrap();
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(admin_url()) {
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+pub struct Keys {
+    /// Signs requests as Alipay+ (keyVersion 1: the official test-vector key).
+    pub alipay: Signer,
+    /// A second Alipay+ key, installed as keyVersion 2.
+    pub alipay_v2: Signer,
+    /// Verifies our responses.
+    pub mpp: Verifier,
+}
+
+pub fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| Keys {
+        alipay: read_signer(&fixture_path("test-vectors/private_key_pkcs8.pem"), "1").unwrap(),
+        alipay_v2: read_signer(&fixture_path("keys/alipay2_private_key.pem"), "2").unwrap(),
+        mpp: read_verifier(&fixture_path("keys/mpp_public_key.pem")).unwrap(),
+    })
+}
+
+pub fn test_settings() -> Settings {
+    let mut ring = KeyRing::default();
+    ring.insert(
+        1,
+        read_verifier(&fixture_path("test-vectors/public_key.pem")).unwrap(),
+    );
+    ring.insert(
+        2,
+        read_verifier(&fixture_path("keys/alipay2_public_key.pem")).unwrap(),
+    );
+    Settings {
+        listen: "127.0.0.1:0".into(),
+        client_id: CLIENT_ID.into(),
+        signer: Arc::new(read_signer(&fixture_path("keys/mpp_private_key.pem"), "1").unwrap()),
+        alipay_keys: Arc::new(ring),
+        approval_mode: ApprovalMode::Manual,
+        max_body_bytes: 64 * 1024,
+        db_pool_size: 4,
+        db_timeouts: DbTimeouts::default(),
+        notify: NotifySettings {
+            alipay_gateway_url: None,
+            retry_gaps: vec![],
+            merchant_retry_gaps: vec![],
+            allow_private_targets: true,
+        },
+        handle_signals: false,
+        workers: Some(2),
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+    pub handle: ServerHandle,
+    pub client: reqwest::Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestDb::new(), |_| {}).await
+}
+
+pub async fn spawn_app_with(db: TestDb, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
+    customise(&mut settings);
+    let pool = db::build_pool(&db.url, settings.db_pool_size, settings.db_timeouts);
+    let app = Application::build(&settings, pool).expect("server builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        db,
+        handle,
+        client,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and hands back its database.
+    pub async fn stop(self) -> TestDb {
+        self.handle.stop(true).await;
+        self.db
+    }
+
+    /// A registration request signed correctly, to be adjusted by the test.
+    pub fn call(&self, path: &str, body: impl Into<Vec<u8>>) -> ApsCall {
+        ApsCall {
+            method: reqwest::Method::POST,
+            path: path.to_owned(),
+            client_id: Some(CLIENT_ID.to_owned()),
+            request_time: Some("2024-05-28T12:12:12.123+08:00".to_owned()),
+            content_type: Some("application/json; charset=UTF-8".to_owned()),
+            signature: Sig::Valid,
+            body: body.into(),
+        }
+    }
+
+    pub async fn register(&self, body: &Value) -> ApsResponse {
+        self.send(self.call(paths::REGISTRATION, serde_json::to_vec(body).unwrap()))
+            .await
+    }
+
+    pub async fn send(&self, call: ApsCall) -> ApsResponse {
+        let mut req = self.client.request(
+            call.method.clone(),
+            format!("{}{}", self.address, call.path),
+        );
+        if let Some(id) = &call.client_id {
+            req = req.header("Client-Id", id);
+        }
+        if let Some(t) = &call.request_time {
+            req = req.header("Request-Time", t);
+        }
+        if let Some(ct) = &call.content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let signature = match &call.signature {
+            Sig::Valid => Some(self.sign(&call, &keys().alipay)),
+            Sig::WithKey(which) => Some(self.sign(&call, which())),
+            Sig::Header(h) => Some(h.clone()),
+            Sig::None => None,
+        };
+        if let Some(s) = signature {
+            req = req.header("Signature", s);
+        }
+        let response = req
+            .body(call.body.clone())
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("body").to_vec();
+        let response = ApsResponse {
+            status,
+            headers,
+            body,
+        };
+        response.assert_signed(
+            call.method.as_str(),
+            &call.path,
+            call.client_id.as_deref().unwrap_or(CLIENT_ID),
+        );
+        response
+    }
+
+    fn sign(&self, call: &ApsCall, signer: &Signer) -> String {
+        let message = string_to_sign(
+            call.method.as_str(),
+            &call.path,
+            call.client_id.as_deref().unwrap_or(""),
+            call.request_time.as_deref().unwrap_or(""),
+            &call.body,
+        );
+        signer.header_for(&message).unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+pub enum Sig {
+    Valid,
+    WithKey(fn() -> &'static Signer),
+    Header(String),
+    None,
+}
+
+pub struct ApsCall {
+    pub method: reqwest::Method,
+    pub path: String,
+    pub client_id: Option<String>,
+    pub request_time: Option<String>,
+    pub content_type: Option<String>,
+    pub signature: Sig,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct ApsResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl ApsResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["result"]["resultCode"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn status_letter(&self) -> String {
+        self.json()["result"]["resultStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn message(&self) -> String {
+        self.json()["result"]["resultMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("response lacks {name}"))
+    }
+
+    pub fn response_time(&self) -> &str {
+        self.header("response-time")
+    }
+
+    /// Every /aps answer is HTTP 200, echoes Client-Id, and is signed over the exact bytes sent.
+    fn assert_signed(&self, method: &str, path: &str, client_id: &str) {
+        assert_eq!(
+            self.status,
+            200,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let echoed = self.header("client-id");
+        let expected = if client_id.is_empty() {
+            CLIENT_ID
+        } else {
+            client_id
+        };
+        assert_eq!(echoed, expected);
+        let message = string_to_sign(method, path, echoed, self.response_time(), &self.body);
+        let signature = SignatureHeader::parse(self.header("signature")).expect("signature header");
+        assert_eq!(signature.key_version.as_deref(), Some("1"));
+        assert!(
+            keys().mpp.verify(&message, &signature.signature),
+            "response signature does not verify"
+        );
+    }
+}
+
+/// The online sample with a given request id and merchant id.
+pub fn online_request(request_id: &str, merchant_id: &str) -> Value {
+    let mut body: Value = serde_json::from_slice(
+        &std::fs::read(fixture_path("samples/registration-request-online.json")).unwrap(),
+    )
+    .unwrap();
+    body["registrationRequestId"] = Value::from(request_id);
+    body["merchantInfo"]["referenceMerchantId"] = Value::from(merchant_id);
+    body
+}
+
+pub fn instore_request(request_id: &str, merchant_id: &str, store_id: &str) -> Value {
+    let mut body: Value = serde_json::from_slice(
+        &std::fs::read(fixture_path("samples/registration-request-instore.json")).unwrap(),
+    )
+    .unwrap();
+    body["registrationRequestId"] = Value::from(request_id);
+    body["merchantInfo"]["referenceMerchantId"] = Value::from(merchant_id);
+    body["storeInfo"]["referenceStoreId"] = Value::from(store_id);
+    body
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// Runs one SQL query returning a single text column.
+pub fn query_strings(conn: &mut PgConnection, sql: &str) -> Vec<String> {
+    use diesel::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    diesel::sql_query(sql)
+        .load::<Row>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.v)
+        .collect()
+}
+
+pub fn query_count(conn: &mut PgConnection, sql: &str) -> i64 {
+    query_strings(conn, &format!("SELECT ({sql})::text AS v"))[0]
+        .parse()
+        .unwrap()
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real server, a real PostgreSQL, signed like Alipay+.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod helpers;
+mod idempotency;
+mod merchant_rules;
+mod registration;
+mod schema;
+mod transport;

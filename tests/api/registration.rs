@@ -1,0 +1,347 @@
+//! Registration: approval modes, what is stored, and every validation family.
+
+use mpp_registrar::protocol::paths;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn manual_mode_stores_pending_and_answers_in_process() {
+    let app = spawn_app().await;
+    let id = unique("REQ");
+    let body = online_request(&id, "2188120000190001");
+    let raw = serde_json::to_vec_pretty(&body).unwrap();
+    let r = app.send(app.call(paths::REGISTRATION, raw.clone())).await;
+    assert_eq!(
+        r.json(),
+        json!({"result": {"resultCode": "REGISTRATION_IN_PROCESS", "resultStatus": "U",
+                          "resultMessage": "Registration received; review in progress."}})
+    );
+
+    let mut conn = app.db.connect();
+    let row = query_strings(
+        &mut conn,
+        &format!(
+            "SELECT concat_ws('|', status, reference_merchant_id, coalesce(reference_store_id, '-'),
+                    array_to_string(product_codes, ','), merchant_name, merchant_mcc, region, client_id,
+                    coalesce(decided_by, '-')) AS v
+               FROM ops.registrations WHERE registration_request_id = '{id}'"
+        ),
+    );
+    assert_eq!(
+        row,
+        vec![
+            "PENDING|2188120000190001|-|CASHIER_PAYMENT,AGREEMENT_PAYMENT|Example Tea House|5812|HK|TEST_5X00000000000000|-"
+        ]
+    );
+    let stored = query_strings(
+        &mut conn,
+        &format!(
+            "SELECT raw_request AS v FROM registrations WHERE registration_request_id = '{id}'"
+        ),
+    );
+    assert_eq!(
+        stored[0].as_bytes(),
+        raw.as_slice(),
+        "the raw request is kept exactly as received"
+    );
+}
+
+#[tokio::test]
+async fn auto_mode_stores_approved_and_answers_success() {
+    let app = spawn_app_with(TestDb::new(), |s| {
+        s.approval_mode = mpp_registrar::domain::ApprovalMode::Auto
+    })
+    .await;
+    let id = unique("REQ");
+    let r = app.register(&online_request(&id, &unique("M"))).await;
+    assert_eq!(
+        (r.code().as_str(), r.status_letter().as_str()),
+        ("SUCCESS", "S")
+    );
+    let mut conn = app.db.connect();
+    let row = query_strings(
+        &mut conn,
+        &format!(
+            "SELECT status || '|' || decided_by || '|' || (decided_at IS NOT NULL) AS v
+               FROM ops.registrations WHERE registration_request_id = '{id}'"
+        ),
+    );
+    assert_eq!(row, vec!["APPROVED|auto|true"]);
+}
+
+#[tokio::test]
+async fn in_store_registrations_carry_the_store() {
+    let app = spawn_app().await;
+    let id = unique("REQ");
+    let r = app.register(&instore_request(&id, "M-1", "S-1")).await;
+    assert_eq!(r.code(), "REGISTRATION_IN_PROCESS");
+    let mut conn = app.db.connect();
+    let store = query_strings(
+        &mut conn,
+        &format!(
+            "SELECT reference_store_id || '|' || merchant_name AS v FROM ops.registrations WHERE registration_request_id = '{id}'"
+        ),
+    );
+    assert_eq!(store, vec!["S-1|Example Tea House - Central"]);
+}
+
+/// What a case does to a valid request.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
+/// A mutation of a valid request and the field path its refusal must name.
+fn refusals() -> Vec<(&'static str, Mutation, &'static str)> {
+    vec![
+        (
+            "missing request id",
+            Box::new(|b| {
+                b.as_object_mut().unwrap().remove("registrationRequestId");
+            }),
+            "registrationRequestId",
+        ),
+        (
+            "null request id",
+            Box::new(|b| b["registrationRequestId"] = Value::Null),
+            "registrationRequestId",
+        ),
+        (
+            "empty request id",
+            Box::new(|b| b["registrationRequestId"] = json!("")),
+            "registrationRequestId",
+        ),
+        (
+            "request id too long",
+            Box::new(|b| b["registrationRequestId"] = json!("9".repeat(65))),
+            "registrationRequestId",
+        ),
+        (
+            "numeric request id",
+            Box::new(|b| b["registrationRequestId"] = json!(12345)),
+            "registrationRequestId",
+        ),
+        (
+            "no product codes",
+            Box::new(|b| b["productCodes"] = json!([])),
+            "productCodes",
+        ),
+        (
+            "unknown product code",
+            Box::new(|b| b["productCodes"] = json!(["CASHIER_PAYMENT", "PAY_LATER"])),
+            "productCodes[1]",
+        ),
+        (
+            "product codes not an array",
+            Box::new(|b| b["productCodes"] = json!("CASHIER_PAYMENT")),
+            "productCodes",
+        ),
+        (
+            "missing merchantInfo",
+            Box::new(|b| {
+                b.as_object_mut().unwrap().remove("merchantInfo");
+            }),
+            "merchantInfo",
+        ),
+        (
+            "missing merchant id",
+            Box::new(|b| b["merchantInfo"]["referenceMerchantId"] = Value::Null),
+            "merchantInfo.referenceMerchantId",
+        ),
+        (
+            "merchant id too long",
+            Box::new(|b| b["merchantInfo"]["referenceMerchantId"] = json!("m".repeat(65))),
+            "merchantInfo.referenceMerchantId",
+        ),
+        (
+            "missing MCC",
+            Box::new(|b| {
+                b["merchantInfo"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("merchantMCC");
+            }),
+            "merchantInfo.merchantMCC",
+        ),
+        (
+            "boolean MCC",
+            Box::new(|b| b["merchantInfo"]["merchantMCC"] = json!(true)),
+            "merchantInfo.merchantMCC",
+        ),
+        (
+            "display name needed for cashier",
+            Box::new(|b| {
+                b["merchantInfo"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("merchantDisplayName");
+            }),
+            "merchantInfo.merchantDisplayName",
+        ),
+        (
+            "logo without a name",
+            Box::new(|b| {
+                b["merchantInfo"]["logo"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("logoName");
+            }),
+            "merchantInfo.logo.logoName",
+        ),
+        (
+            "website without url",
+            Box::new(|b| b["merchantInfo"]["websites"] = json!([{"name": "x"}])),
+            "merchantInfo.websites[0].url",
+        ),
+        (
+            "three-letter region",
+            Box::new(|b| b["merchantInfo"]["merchantAddress"]["region"] = json!("HKG")),
+            "merchantInfo.merchantAddress.region",
+        ),
+        (
+            "city too long",
+            Box::new(|b| b["merchantInfo"]["merchantAddress"]["city"] = json!("c".repeat(33))),
+            "merchantInfo.merchantAddress.city",
+        ),
+        (
+            "missing registrationDetail",
+            Box::new(|b| {
+                b["merchantInfo"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("registrationDetail");
+            }),
+            "merchantInfo.registrationDetail",
+        ),
+        (
+            "missing legal name",
+            Box::new(|b| b["merchantInfo"]["registrationDetail"]["legalName"] = json!(" ")),
+            "merchantInfo.registrationDetail.legalName",
+        ),
+        (
+            "missing registration type",
+            Box::new(|b| {
+                b["merchantInfo"]["registrationDetail"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("registrationType");
+            }),
+            "merchantInfo.registrationDetail.registrationType",
+        ),
+        (
+            "missing registration number",
+            Box::new(|b| {
+                b["merchantInfo"]["registrationDetail"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("registrationNo");
+            }),
+            "merchantInfo.registrationDetail.registrationNo",
+        ),
+        (
+            "numeric registration number",
+            Box::new(|b| {
+                b["merchantInfo"]["registrationDetail"]["registrationNo"] = json!(12345678)
+            }),
+            "merchantInfo.registrationDetail.registrationNo",
+        ),
+        (
+            "contact without type",
+            Box::new(|b| {
+                b["merchantInfo"]["registrationDetail"]["contactInfo"] = json!([{"contactNo": "1"}])
+            }),
+            "merchantInfo.registrationDetail.contactInfo[0].contactType",
+        ),
+        (
+            "attachment without file",
+            Box::new(|b| {
+                b["merchantInfo"]["registrationDetail"]["attachments"] =
+                    json!([{"attachmentType": "LOGO"}])
+            }),
+            "merchantInfo.registrationDetail.attachments[0].file",
+        ),
+        (
+            "in-store without storeInfo",
+            Box::new(|b| b["productCodes"] = json!(["IN_STORE_PAYMENT"])),
+            "storeInfo",
+        ),
+        (
+            "store id too long",
+            Box::new(|b| b["storeInfo"] = json!({"referenceStoreId": "s".repeat(33)})),
+            "storeInfo.referenceStoreId",
+        ),
+        (
+            "notify URL spellings disagree",
+            Box::new(|b| b["registrationNotifyURL"] = json!("https://other.example/n")),
+            "registrationNotifyUrl",
+        ),
+        (
+            "passThroughInfo too long",
+            Box::new(|b| b["passThroughInfo"] = json!("p".repeat(20001))),
+            "passThroughInfo",
+        ),
+        (
+            "control characters",
+            Box::new(|b| b["merchantInfo"]["merchantDisplayName"] = json!("Tea\u{7}House")),
+            "merchantInfo.merchantDisplayName",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_validation_family_is_refused_with_the_field_path() {
+    let app = spawn_app().await;
+    for (what, mutate, path) in refusals() {
+        let mut body = online_request(&unique("REQ"), &unique("M"));
+        mutate(&mut body);
+        let r = app.register(&body).await;
+        assert_eq!(
+            (r.code().as_str(), r.status_letter().as_str()),
+            ("PARAM_ILLEGAL", "F"),
+            "{what}"
+        );
+        assert!(
+            r.message().starts_with(&format!("{path}: ")),
+            "{what}: message {:?} should name {path}",
+            r.message()
+        );
+    }
+    let mut conn = app.db.connect();
+    assert_eq!(
+        query_count(&mut conn, "SELECT count(*) FROM registrations"),
+        0,
+        "refusals store nothing"
+    );
+}
+
+#[tokio::test]
+async fn lenient_fields_are_accepted_and_flagged_for_the_reviewer() {
+    let app = spawn_app().await;
+    let id = unique("REQ");
+    let mut body = online_request(&id, &unique("M"));
+    body["merchantInfo"]["registrationDetail"]["businessType"] = json!("PARTNERSHIP");
+    body["merchantInfo"]["registrationDetail"]["contactInfo"] =
+        json!({"contactNo": "ops@example.com", "contactType": "EMAIL"});
+    body["somethingNew"] = json!({"kept": "yes"});
+    body["merchantInfo"]["logo"]["logoUrl"] = json!("www.example.com");
+    body["registrationNotifyUrl"] = Value::Null;
+    let r = app.register(&body).await;
+    assert_eq!(r.code(), "REGISTRATION_IN_PROCESS");
+    let mut conn = app.db.connect();
+    let flags = query_strings(
+        &mut conn,
+        &format!(
+            "SELECT array_to_string(review_flags, ';') AS v FROM registrations WHERE registration_request_id = '{id}'"
+        ),
+    );
+    assert!(flags[0].contains("businessType"), "{flags:?}");
+    let kept = query_strings(
+        &mut conn,
+        &format!(
+            "SELECT raw_request::jsonb #>> '{{somethingNew,kept}}' AS v FROM registrations WHERE registration_request_id = '{id}'"
+        ),
+    );
+    assert_eq!(
+        kept,
+        vec!["yes"],
+        "unknown fields are kept in the stored request"
+    );
+}

@@ -1,0 +1,246 @@
+//! Transport checks, in the documented order, each answered with a signed result.
+
+use std::time::{Duration, Instant};
+
+use mpp_registrar::protocol::paths;
+
+use crate::helpers::*;
+
+fn body() -> Vec<u8> {
+    serde_json::to_vec(&online_request(&unique("REQ"), &unique("M"))).unwrap()
+}
+
+#[tokio::test]
+async fn unknown_paths_are_no_interface_def() {
+    let app = spawn_app().await;
+    for path in [
+        "/aps/api/v1/merchants/nothing",
+        "/aps/api/v2/merchants/registration",
+        "/ams/api/v1/x",
+    ] {
+        let r = app.send(app.call(path, body())).await;
+        assert_eq!(
+            (r.code().as_str(), r.status_letter().as_str()),
+            ("NO_INTERFACE_DEF", "F"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn other_methods_are_method_not_supported() {
+    let app = spawn_app().await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let mut call = app.call(paths::REGISTRATION, body());
+        call.method = method;
+        assert_eq!(app.send(call).await.code(), "METHOD_NOT_SUPPORTED");
+    }
+}
+
+#[tokio::test]
+async fn content_type_must_be_json_in_utf8_when_present() {
+    let app = spawn_app().await;
+    for bad in [
+        "text/plain",
+        "application/json; charset=ISO-8859-1",
+        "application/xml; charset=UTF-8",
+    ] {
+        let mut call = app.call(paths::REGISTRATION, body());
+        call.content_type = Some(bad.into());
+        assert_eq!(
+            app.send(call).await.code(),
+            "MEDIA_TYPE_NOT_ACCEPTABLE",
+            "{bad}"
+        );
+    }
+    for good in [
+        None,
+        Some("application/json"),
+        Some("Application/JSON;charset=utf-8"),
+    ] {
+        let mut call = app.call(paths::REGISTRATION, body());
+        call.content_type = good.map(str::to_owned);
+        assert_eq!(
+            app.send(call).await.code(),
+            "REGISTRATION_IN_PROCESS",
+            "{good:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_or_missing_client_id_is_invalid_client() {
+    let app = spawn_app().await;
+    let mut call = app.call(paths::REGISTRATION, body());
+    call.client_id = Some("SOMEONE_ELSE".into());
+    let r = app.send(call).await;
+    assert_eq!(r.code(), "INVALID_CLIENT");
+    let mut call = app.call(paths::REGISTRATION, body());
+    call.client_id = None;
+    assert_eq!(app.send(call).await.code(), "INVALID_CLIENT");
+}
+
+#[tokio::test]
+async fn missing_request_time_is_param_illegal() {
+    let app = spawn_app().await;
+    let mut call = app.call(paths::REGISTRATION, body());
+    call.request_time = None;
+    let r = app.send(call).await;
+    assert_eq!(r.code(), "PARAM_ILLEGAL");
+    assert!(r.message().contains("Request-Time"), "{}", r.message());
+}
+
+#[tokio::test]
+async fn unknown_key_version_is_key_not_found() {
+    let app = spawn_app().await;
+    let mut call = app.call(paths::REGISTRATION, body());
+    call.signature = Sig::Header("algorithm=RSA256,keyVersion=9,signature=AAAA".into());
+    assert_eq!(app.send(call).await.code(), "KEY_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn missing_garbled_or_wrong_signatures_are_invalid_signature() {
+    let app = spawn_app().await;
+    let bad_headers = [
+        "",
+        "algorithm=RSA256,keyVersion=1",
+        "algorithm=RSA256,keyVersion=1,signature=%%%",
+        "algorithm=RSA256,keyVersion=1,signature=not*base64",
+        "algorithm=ECC224,keyVersion=1,signature=AAAA",
+        "algorithm=RSA256,keyVersion=1,signature=AAAA",
+    ];
+    for header in bad_headers {
+        let mut call = app.call(paths::REGISTRATION, body());
+        call.signature = Sig::Header(header.into());
+        assert_eq!(
+            app.send(call).await.code(),
+            "INVALID_SIGNATURE",
+            "{header:?}"
+        );
+    }
+    let mut call = app.call(paths::REGISTRATION, body());
+    call.signature = Sig::None;
+    assert_eq!(app.send(call).await.code(), "INVALID_SIGNATURE");
+
+    // Signed with the keyVersion-2 key but announced as keyVersion 1.
+    let mut call = app.call(paths::REGISTRATION, body());
+    let message = mpp_registrar::protocol::signature::string_to_sign(
+        "POST",
+        paths::REGISTRATION,
+        CLIENT_ID,
+        call.request_time.as_deref().unwrap(),
+        &call.body,
+    );
+    let wrong = keys().alipay_v2.sign(&message).unwrap();
+    call.signature = Sig::Header(mpp_registrar::protocol::signature::format_header(
+        "1", &wrong,
+    ));
+    assert_eq!(app.send(call).await.code(), "INVALID_SIGNATURE");
+}
+
+#[tokio::test]
+async fn a_signature_over_other_bytes_fails() {
+    let app = spawn_app().await;
+    let original = body();
+    // Sign one body, send another: the signature is over the exact bytes.
+    let signed = app.call(paths::REGISTRATION, original.clone());
+    let message = mpp_registrar::protocol::signature::string_to_sign(
+        "POST",
+        paths::REGISTRATION,
+        CLIENT_ID,
+        signed.request_time.as_deref().unwrap(),
+        &original,
+    );
+    let header = keys().alipay.header_for(&message).unwrap();
+    let mut tampered = original.clone();
+    tampered.push(b' ');
+    let mut call = app.call(paths::REGISTRATION, tampered);
+    call.signature = Sig::Header(header.clone());
+    assert_eq!(app.send(call).await.code(), "INVALID_SIGNATURE");
+    // The same header over the original bytes is accepted, with spaces after the commas too.
+    let mut call = app.call(paths::REGISTRATION, original);
+    call.signature = Sig::Header(header.replace(',', ", "));
+    assert_eq!(app.send(call).await.code(), "REGISTRATION_IN_PROCESS");
+}
+
+#[tokio::test]
+async fn several_alipay_key_versions_are_accepted_at_once() {
+    let app = spawn_app().await;
+    let mut call = app.call(paths::REGISTRATION, body());
+    call.signature = Sig::WithKey(|| &keys().alipay_v2);
+    assert_eq!(
+        app.send(call).await.code(),
+        "REGISTRATION_IN_PROCESS",
+        "keyVersion 2"
+    );
+    let r = app.send(app.call(paths::REGISTRATION, body())).await;
+    assert_eq!(r.code(), "REGISTRATION_IN_PROCESS", "keyVersion 1");
+}
+
+#[tokio::test]
+async fn oversized_and_non_json_bodies_are_param_illegal() {
+    let app = spawn_app().await;
+    let r = app
+        .send(app.call(paths::REGISTRATION, vec![b' '; 65 * 1024]))
+        .await;
+    assert_eq!(r.code(), "PARAM_ILLEGAL");
+    assert!(r.message().starts_with("body"), "{}", r.message());
+    for junk in [
+        &b"not json"[..],
+        b"[1,2]",
+        b"\"text\"",
+        b"{\"a\":",
+        b"\xff\xfe{}",
+    ] {
+        let r = app.send(app.call(paths::REGISTRATION, junk.to_vec())).await;
+        assert_eq!(r.code(), "PARAM_ILLEGAL", "{junk:?}");
+        assert!(r.message().starts_with("body"), "{}", r.message());
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unknown_exception_in_bounded_time_and_service_resumes() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.db.make_unreachable();
+
+    let started = Instant::now();
+    let r = app
+        .register(&online_request(&unique("REQ"), &unique("M")))
+        .await;
+    assert_eq!(
+        (r.code().as_str(), r.status_letter().as_str()),
+        ("UNKNOWN_EXCEPTION", "U")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    app.db.make_reachable();
+    let retry = online_request(&unique("REQ"), &unique("M"));
+    let mut last = String::new();
+    for _ in 0..20 {
+        last = app.register(&retry).await.code();
+        if last == "REGISTRATION_IN_PROCESS" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(last, "REGISTRATION_IN_PROCESS");
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn health_probes_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
