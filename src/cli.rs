@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::ApprovalMode;
+use crate::domain::user::Role;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -39,6 +40,24 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage reviewer accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a reviewer account; the password is read from standard input (one line).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -164,6 +183,43 @@ pub struct ServeArgs {
     /// Largest request body accepted on the /aps APIs, in bytes.
     #[arg(long, env = "MPP_MAX_BODY_BYTES", value_name = "MPP_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Mark admin cookies Secure: set when the admin pages are served over HTTPS.
+    #[arg(
+        long,
+        env = "MPP_SECURE_COOKIES",
+        value_name = "MPP_SECURE_COOKIES",
+        default_value = "false",
+        action = clap::ArgAction::Set
+    )]
+    pub secure_cookies: bool,
+
+    /// A reviewer's session ends after this long without use (units ms, s, m, h).
+    #[arg(
+        long,
+        env = "MPP_SESSION_IDLE_TIMEOUT",
+        value_name = "MPP_SESSION_IDLE_TIMEOUT",
+        default_value = "30m"
+    )]
+    pub session_idle_timeout: String,
+
+    /// Reasons reviewers can pick when rejecting or cancelling, separated by `|`.
+    #[arg(
+        long,
+        env = "MPP_REASON_TEMPLATES",
+        value_name = "MPP_REASON_TEMPLATES"
+    )]
+    pub reason_templates: Option<String>,
+
+    /// Take the client address for sign-in throttling from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(
+        long,
+        env = "MPP_TRUST_FORWARDED_FOR",
+        value_name = "MPP_TRUST_FORWARDED_FOR",
+        default_value = "false",
+        action = clap::ArgAction::Set
+    )]
+    pub trust_forwarded_for: bool,
 
     /// Database connections per process.
     #[arg(

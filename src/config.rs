@@ -29,6 +29,7 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub db_timeouts: DbTimeouts,
     pub notify: NotifySettings,
+    pub admin: AdminSettings,
     /// `false` in tests: the test decides when the server stops.
     pub handle_signals: bool,
     /// HTTP worker threads; `None` means one per core.
@@ -41,6 +42,25 @@ pub struct NotifySettings {
     pub retry_gaps: Vec<Duration>,
     pub merchant_retry_gaps: Vec<Duration>,
     pub allow_private_targets: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    pub secure_cookies: bool,
+    pub session_idle: Duration,
+    pub reason_templates: Vec<String>,
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            secure_cookies: false,
+            session_idle: Duration::from_secs(30 * 60),
+            reason_templates: Vec::new(),
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 /// Where the keys in use came from, for the start-up banner.
@@ -75,6 +95,14 @@ impl Settings {
         if args.max_body_bytes < 1024 {
             bail!("MPP_MAX_BODY_BYTES: must be at least 1024");
         }
+        let session_idle =
+            parse_duration(args.session_idle_timeout.trim()).context("MPP_SESSION_IDLE_TIMEOUT")?;
+        if session_idle < Duration::from_secs(60) {
+            bail!("MPP_SESSION_IDLE_TIMEOUT: must be at least 1m");
+        }
+        let reason_templates =
+            parse_reason_templates(args.reason_templates.as_deref().unwrap_or_default())
+                .context("MPP_REASON_TEMPLATES")?;
         if args.db_pool_size == 0 {
             bail!("MPP_DB_POOL_SIZE: must be at least 1");
         }
@@ -137,6 +165,12 @@ impl Settings {
                 merchant_retry_gaps,
                 allow_private_targets: args.allow_private_notify_targets,
             },
+            admin: AdminSettings {
+                secure_cookies: args.secure_cookies,
+                session_idle,
+                reason_templates,
+                trust_forwarded_for: args.trust_forwarded_for,
+            },
             handle_signals: true,
             workers: None,
         };
@@ -174,6 +208,23 @@ fn check_http_url(url: &str) -> anyhow::Result<url::Url> {
         bail!("must be an http(s) URL with a host: {url:?}");
     }
     Ok(parsed)
+}
+
+/// Parses `Incomplete documents|Not eligible`: trimmed, non-empty, at most 1024 characters each.
+fn parse_reason_templates(list: &str) -> anyhow::Result<Vec<String>> {
+    let templates: Vec<String> = list
+        .split('|')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(long) = templates.iter().find(|t| t.chars().count() > 1024) {
+        bail!(
+            "a template is longer than 1024 characters: {:?}...",
+            long.chars().take(40).collect::<String>()
+        );
+    }
+    Ok(templates)
 }
 
 /// Parses `2=/a.pem,3=/b.pem`.

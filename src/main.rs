@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use mpp_registrar::cli::{Cli, Command, KeysCommand};
+use mpp_registrar::cli::{Cli, Command, KeysCommand, UserCommand};
 use mpp_registrar::protocol::keys;
 use mpp_registrar::{startup, telemetry};
 
@@ -17,6 +17,26 @@ async fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::Generate { out },
         } => generate_keys(&out),
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    role,
+                    database,
+                },
+        } => {
+            let mut line = String::new();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(_) => tokio::task::spawn_blocking(move || {
+                    startup::add_user(&username, role, &database, &line)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.into())),
+                Err(e) => Err(anyhow::anyhow!(
+                    "cannot read the password from standard input: {e}"
+                )),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,11 +6,15 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 
+use crate::admin::{self, AdminContext, password};
 use crate::api::{self, ApsContext};
 use crate::cli::{DatabaseArgs, ServeArgs};
 use crate::config::{KeySources, Settings};
+use crate::db::audit::{NewAuditEntry, action};
 use crate::db::{self, PgPool};
+use crate::domain::user::{Role, check_password, check_username};
 use crate::pgcluster::PrivateCluster;
+use diesel::Connection as _;
 
 /// The database of the private cluster.
 const PRIVATE_DATABASE: &str = "mpp_registrar";
@@ -36,10 +40,22 @@ impl Application {
             pool,
             db_timeouts: settings.db_timeouts,
         });
-        let mut server =
-            HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, aps.clone())))
-                .listen(listener)?
-                .shutdown_timeout(30);
+        let admin = web::Data::new(AdminContext {
+            pool: aps.pool.clone(),
+            db_timeouts: settings.db_timeouts,
+            secure_cookies: settings.admin.secure_cookies,
+            session_idle: settings.admin.session_idle,
+            reason_templates: settings.admin.reason_templates.clone(),
+            trust_forwarded_for: settings.admin.trust_forwarded_for,
+            dummy_password_hash: password::dummy_hash()?,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .configure(|cfg| api::configure(cfg, aps.clone()))
+                .configure(|cfg| admin::configure(cfg, admin.clone()))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30);
         if !settings.handle_signals {
             server = server.disable_signals();
         }
@@ -148,6 +164,45 @@ fn announce(settings: &Settings, keys: &KeySources, port: u16) {
     if let Some(private) = &keys.dev_alipay_private_key {
         tracing::info!(path = %private.display(), "development Alipay+ stand-in key (signs test requests)");
     }
+}
+
+/// `mpp-registrar user add`: the password comes from standard input.
+pub fn add_user(
+    username: &str,
+    role: Role,
+    database: &DatabaseArgs,
+    password_line: &str,
+) -> anyhow::Result<()> {
+    check_username(username).map_err(anyhow::Error::msg)?;
+    let password = password_line.trim_end_matches(['\r', '\n']);
+    check_password(password).map_err(anyhow::Error::msg)?;
+    let hash = password::hash_password(password)?;
+    let (database_url, cluster) = resolve_database(database)?;
+    let result = (|| {
+        db::run_migrations(&database_url)?;
+        let mut conn = diesel::PgConnection::establish(&database_url)
+            .context("cannot connect to the database")?;
+        conn.transaction(|conn| {
+            if !db::users::insert_user(conn, username, &hash, role.as_str())? {
+                anyhow::bail!("a user named {username:?} already exists");
+            }
+            let detail = format!("user {username} ({})", role.as_str());
+            let entry = NewAuditEntry {
+                actor: "cli",
+                action: action::USER_CREATED,
+                detail: Some(&detail),
+                ..Default::default()
+            };
+            db::audit::insert_entry(conn, &entry)?;
+            Ok(())
+        })
+    })();
+    if let Some(cluster) = cluster {
+        cluster.stop()?;
+    }
+    result?;
+    println!("created {} {username:?}", role.as_str());
+    Ok(())
 }
 
 /// `mpp-registrar migrate`.

@@ -1,8 +1,11 @@
 //! Persistence in PostgreSQL: the connection pool, embedded migrations, and one
 //! module of queries per table. Diesel stays inside this module.
 
+pub mod audit;
 pub mod registrations;
+pub mod review;
 pub mod schema;
+pub mod users;
 
 use std::time::Duration;
 

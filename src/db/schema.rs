@@ -25,5 +25,44 @@ diesel::table! {
         decided_at -> Nullable<Timestamptz>,
         decided_by -> Nullable<Text>,
         reason -> Nullable<Text>,
+        reject_code -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+        disabled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Bytea,
+        user_id -> Int8,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        registration_request_id -> Nullable<Text>,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        address -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(registrations, users, sessions, audit_log);

@@ -2,8 +2,11 @@
 //! state machine. Pure code: no HTTP framework and no database in here.
 
 pub mod admission;
+pub mod changes;
 pub mod registration;
+pub mod review;
 pub mod status;
+pub mod user;
 
 /// How a valid new registration is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -225,3 +225,54 @@ fn serve_runs_with_zero_configuration() {
         "the cluster it started is stopped"
     );
 }
+
+fn add_user(database_url: &str, username: &str, role: &str, stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = command()
+        .args(["user", "add", "--username", username, "--role", role])
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_refuses_duplicates() {
+    let db = TestDb::new();
+    let out = add_user(&db.url, "dana", "admin", "a long enough password\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut conn = db.connect();
+    let row = query_strings(
+        &mut conn,
+        "SELECT role || '|' || left(password_hash, 10) AS v FROM users WHERE username = 'dana'",
+    );
+    assert_eq!(row, ["admin|$argon2id$"]);
+    assert!(mpp_registrar::admin::password::verify_password(
+        &query_strings(&mut conn, "SELECT password_hash AS v FROM users")[0],
+        "a long enough password"
+    ));
+    let again = add_user(&db.url, "dana", "reviewer", "another long password\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let short = add_user(&db.url, "erin", "reviewer", "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password"));
+    let audit = query_strings(
+        &mut conn,
+        "SELECT actor || '|' || action AS v FROM ops.audit_log",
+    );
+    assert_eq!(audit, ["cli|user.created"]);
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, PgConnection};
-use mpp_registrar::config::{NotifySettings, Settings};
+use mpp_registrar::config::{AdminSettings, NotifySettings, Settings};
 use mpp_registrar::db::{self, DbTimeouts};
 use mpp_registrar::domain::ApprovalMode;
 use mpp_registrar::pgcluster::PrivateCluster;
@@ -241,6 +241,13 @@ pub fn test_settings() -> Settings {
             retry_gaps: vec![],
             merchant_retry_gaps: vec![],
             allow_private_targets: true,
+        },
+        admin: AdminSettings {
+            reason_templates: vec![
+                "Business registration could not be verified".into(),
+                "Merchant category not supported".into(),
+            ],
+            ..AdminSettings::default()
         },
         handle_signals: false,
         workers: Some(2),
@@ -502,4 +509,155 @@ pub fn query_count(conn: &mut PgConnection, sql: &str) -> i64 {
     query_strings(conn, &format!("SELECT ({sql})::text AS v"))[0]
         .parse()
         .unwrap()
+}
+
+/// Creates a user directly in the database.
+pub fn create_user(db: &TestDb, username: &str, password: &str, role: &str) {
+    let hash = mpp_registrar::admin::password::hash_password(password).unwrap();
+    assert!(
+        mpp_registrar::db::users::insert_user(&mut db.connect(), username, &hash, role).unwrap()
+    );
+}
+
+/// A browser-like client for the admin pages: keeps cookies, follows no redirects, sends Origin.
+pub struct AdminClient {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub origin: String,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub html: String,
+}
+
+impl Page {
+    /// The value of the first `name="csrf"` hidden field.
+    pub fn csrf(&self) -> String {
+        hidden_value(&self.html, "csrf").expect("a csrf field")
+    }
+}
+
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+impl AdminClient {
+    pub fn new(app: &TestApp) -> AdminClient {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let origin = app.address.clone();
+        AdminClient {
+            http,
+            base: app.address.clone(),
+            origin,
+        }
+    }
+
+    async fn page(response: reqwest::Response) -> Page {
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let set_cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        let html = response.text().await.unwrap();
+        Page {
+            status,
+            location,
+            set_cookies,
+            html,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::page(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Origin", &self.origin)
+            .form(form);
+        Self::page(req.send().await.unwrap()).await
+    }
+
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::page(req.send().await.unwrap()).await
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Page {
+        let form = self.get("/admin/login").await;
+        let csrf = form.csrf();
+        self.post(
+            "/admin/login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Signs in and returns the CSRF token of the signed-in pages.
+    pub async fn signed_in(app: &TestApp, username: &str, role: &str) -> (AdminClient, String) {
+        let password = "correct horse battery staple";
+        create_user(&app.db, username, password, role);
+        let client = AdminClient::new(app);
+        let page = client.sign_in(username, password).await;
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (303, Some("/admin")),
+            "{}",
+            page.html
+        );
+        let csrf = client.get("/admin").await.csrf();
+        (client, csrf)
+    }
+}
+
+/// Registers a request and returns its row id.
+pub async fn registered(app: &TestApp, body: &Value) -> i64 {
+    assert_eq!(app.register(body).await.code(), "REGISTRATION_IN_PROCESS");
+    let id = body["registrationRequestId"].as_str().unwrap();
+    query_strings(
+        &mut app.db.connect(),
+        &format!("SELECT id::text AS v FROM registrations WHERE registration_request_id = '{id}'"),
+    )[0]
+    .parse()
+    .unwrap()
 }

@@ -113,3 +113,161 @@ fn ops_views_are_read_only() {
         1
     );
 }
+
+fn decided(
+    conn: &mut diesel::PgConnection,
+    id: &str,
+    status: &str,
+    reason: &str,
+) -> Result<(), String> {
+    conn.batch_execute(&format!(
+        "UPDATE registrations SET status = '{status}', decided_at = now(), decided_by = 'sql', reason = {reason}
+          WHERE registration_request_id = '{id}'"
+    ))
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_database_refuses_illegal_transitions_even_from_hand_written_sql() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    conn.batch_execute(&row("a", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    conn.batch_execute(&row("b", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+
+    // Decisions must carry their facts.
+    assert!(
+        conn.batch_execute(
+            "UPDATE registrations SET status = 'APPROVED' WHERE registration_request_id = 'a'"
+        )
+        .is_err()
+    );
+    assert!(
+        decided(&mut conn, "a", "REJECTED", "NULL").is_err(),
+        "a rejection needs a reason"
+    );
+    assert!(
+        decided(&mut conn, "a", "REJECTED", "'   '").is_err(),
+        "a blank reason is no reason"
+    );
+    decided(&mut conn, "a", "APPROVED", "NULL").unwrap();
+
+    // Final states stay final.
+    for (status, reason) in [
+        ("REJECTED", "'x'"),
+        ("CANCELLED", "NULL"),
+        ("APPROVED", "NULL"),
+    ] {
+        let err = decided(&mut conn, "a", status, reason).unwrap_err();
+        assert!(
+            err.contains("illegal transition") || err.contains("violates"),
+            "{err}"
+        );
+    }
+    let err = conn
+        .batch_execute("UPDATE registrations SET status = 'PENDING', decided_at = NULL, decided_by = NULL WHERE registration_request_id = 'a'")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("illegal transition"), "{err}");
+    // The request and its answer never change; registrations are never deleted.
+    assert!(
+        conn.batch_execute(
+            "UPDATE registrations SET raw_request = '{}x' WHERE registration_request_id = 'b'"
+        )
+        .is_err()
+    );
+    assert!(
+        conn.batch_execute("DELETE FROM registrations WHERE registration_request_id = 'b'")
+            .is_err()
+    );
+
+    let trail = query_strings(
+        &mut conn,
+        "SELECT concat_ws('|', registration_request_id, actor, action, from_status, to_status) AS v FROM ops.audit_log ORDER BY at",
+    );
+    assert_eq!(
+        trail,
+        [
+            "a|alipay+|registration.received|PENDING",
+            "b|alipay+|registration.received|PENDING",
+            "a|sql|registration.approved|PENDING|APPROVED",
+        ]
+    );
+}
+
+#[test]
+fn the_audit_log_is_append_only() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    conn.batch_execute(&row("a", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    for sql in [
+        "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = conn.batch_execute(sql).expect_err(sql).to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    for sql in [
+        "DELETE FROM ops.audit_log",
+        "UPDATE ops.pending_reviews SET status = 'APPROVED'",
+    ] {
+        assert!(conn.batch_execute(sql).is_err(), "{sql}");
+    }
+    assert_eq!(query_count(&mut conn, "SELECT count(*) FROM audit_log"), 1);
+}
+
+#[test]
+fn pending_reviews_shows_what_waits_and_for_how_long() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    conn.batch_execute(&row("old", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    conn.batch_execute(&row("done", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    decided(&mut conn, "done", "CANCELLED", "NULL").unwrap();
+    let waiting = query_strings(
+        &mut conn,
+        "SELECT registration_request_id || '|' || (waiting >= interval '0') AS v FROM ops.pending_reviews",
+    );
+    assert_eq!(waiting, ["old|true"]);
+}
+
+/// Every SQL example in README.md runs against a database with data in it.
+#[test]
+fn readme_sql_examples_run() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    conn.batch_execute(&row("a", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    conn.batch_execute(&row("b", "PENDING", "{IN_STORE_PAYMENT}"))
+        .unwrap();
+    decided(&mut conn, "b", "REJECTED", "'incomplete'").unwrap();
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```sql")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 2, "README has SQL examples");
+    let mut ran = 0;
+    for block in blocks {
+        // Statements that need a role or another database are shown, not run here.
+        if block.contains("CREATE ROLE") || block.contains("GRANT") {
+            continue;
+        }
+        for statement in block.split(';').map(str::trim).filter(|s| {
+            !s.lines()
+                .all(|l| l.trim().is_empty() || l.trim().starts_with("--"))
+        }) {
+            conn.batch_execute(statement)
+                .unwrap_or_else(|e| panic!("README example failed: {statement}\n{e}"));
+            ran += 1;
+        }
+    }
+    assert!(ran >= 3, "{ran} statements");
+}

@@ -1,0 +1,279 @@
+//! One registration laid out for a reviewer, and the decision on it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template as _;
+use serde::Deserialize;
+
+use super::AdminContext;
+use super::auth::Reviewer;
+use super::error::AdminError;
+use super::login::see_other;
+use super::views::{
+    AuditItem, DetailPage, Flash, HistoryItem, Nav, Section, format_age, format_time,
+};
+use crate::db::review::{self, DecideOutcome, RegistrationRow};
+use crate::db::{self, audit};
+use crate::domain::changes::{Field, content_changes, flatten};
+use crate::domain::review::{Decision, DecisionError, RejectCode};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DetailQuery {
+    flash: Option<String>,
+}
+
+/// Sections of the request, by the path prefix of their fields; a field
+/// belongs to the longest prefix it starts with, so nothing is left out.
+const SECTIONS: &[(&str, &str)] = &[
+    ("Request", ""),
+    ("Merchant", "merchantInfo"),
+    ("Merchant address", "merchantInfo.merchantAddress"),
+    ("Logo", "merchantInfo.logo"),
+    ("Websites", "merchantInfo.websites"),
+    ("Registration detail", "merchantInfo.registrationDetail"),
+    (
+        "Registered address",
+        "merchantInfo.registrationDetail.registrationAddress",
+    ),
+    ("Contacts", "merchantInfo.registrationDetail.contactInfo"),
+    ("Attachments", "merchantInfo.registrationDetail.attachments"),
+    ("Store", "storeInfo"),
+    ("Store address", "storeInfo.storeAddress"),
+    ("Store contacts", "storeInfo.storeContacts"),
+];
+
+fn sections(raw_request: &str) -> Vec<Section> {
+    let value: serde_json::Value = serde_json::from_str(raw_request).unwrap_or_default();
+    let mut out: Vec<Section> = SECTIONS
+        .iter()
+        .map(|(title, _)| Section {
+            title,
+            fields: Vec::new(),
+        })
+        .collect();
+    for field in flatten(&value) {
+        let (index, prefix) = SECTIONS
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, p))| {
+                p.is_empty()
+                    || field.path == *p
+                    || field.path.starts_with(&format!("{p}."))
+                    || field.path.starts_with(&format!("{p}["))
+            })
+            .max_by_key(|(_, (_, p))| p.len())
+            .map(|(i, (_, p))| (i, *p))
+            .unwrap_or((0, ""));
+        let label = field.path[prefix.len()..]
+            .trim_start_matches('.')
+            .to_owned();
+        let label = if label.is_empty() {
+            field.path.clone()
+        } else {
+            label
+        };
+        out[index].fields.push(Field {
+            path: label,
+            value: field.value,
+        });
+    }
+    out.retain(|s| !s.fields.is_empty());
+    out
+}
+
+pub async fn show(
+    reviewer: Reviewer,
+    path: web::Path<i64>,
+    query: web::Query<DetailQuery>,
+    ctx: web::Data<AdminContext>,
+) -> Result<HttpResponse, AdminError> {
+    let id = path.into_inner();
+    let loaded = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+        let Some(row) = review::find_registration(conn, id)? else {
+            return Ok(None);
+        };
+        let history = review::list_merchant_history(conn, &row)?;
+        let trail = audit::find_for_registration(conn, &row.registration_request_id)?;
+        Ok(Some((row, history, trail)))
+    })
+    .await?;
+    let (row, history, trail) = loaded.ok_or(AdminError::NotFound)?;
+
+    // What changed since the merchant's latest approval other than this one.
+    let last_approved = history
+        .iter()
+        .filter(|h| h.status == "APPROVED")
+        .max_by_key(|h| h.decided_at);
+    let (compared_with, changes) = match last_approved {
+        Some(approved) => {
+            let before: serde_json::Value =
+                serde_json::from_str(&approved.raw_request).unwrap_or_default();
+            let after: serde_json::Value =
+                serde_json::from_str(&row.raw_request).unwrap_or_default();
+            (
+                Some(approved.registration_request_id.clone()),
+                content_changes(&before, &after),
+            )
+        }
+        None => (None, Vec::new()),
+    };
+
+    let flash = query.flash.as_deref().and_then(|f| flash_for(f, &row));
+    let now = chrono::Utc::now();
+    let page = DetailPage {
+        nav_bar: Nav {
+            username: reviewer.username.clone(),
+            csrf: reviewer.csrf_token.clone(),
+            is_admin: reviewer.is_admin(),
+        },
+        flash,
+        reg: &row,
+        products: row.product_codes.join(", "),
+        received: format_time(row.received_at),
+        waiting: format_age(row.received_at, now),
+        decided: row.decided_at.map(format_time).unwrap_or_default(),
+        sections: sections(&row.raw_request),
+        history: history.iter().map(history_item).collect(),
+        compared_with,
+        changes,
+        audit: trail.into_iter().map(AuditItem::from).collect(),
+        can_decide: row.status == "PENDING",
+        reason_templates: &ctx.reason_templates,
+        reject_codes: RejectCode::ALL
+            .into_iter()
+            .map(|c| (c.as_str(), c.label()))
+            .collect(),
+    };
+    let body = page
+        .render()
+        .map_err(|e| AdminError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+fn history_item(h: &RegistrationRow) -> HistoryItem {
+    HistoryItem {
+        href: format!("/admin/registrations/{}", h.id),
+        registration_request_id: h.registration_request_id.clone(),
+        status: h.status.clone(),
+        received: format_time(h.received_at),
+        decided: match (&h.decided_at, &h.decided_by) {
+            (Some(at), Some(by)) => format!("{} by {by}", format_time(*at)),
+            _ => String::new(),
+        },
+    }
+}
+
+/// Messages after a decision, chosen by code so that nothing a visitor puts
+/// in the URL is ever shown as text.
+fn flash_for(code: &str, row: &RegistrationRow) -> Option<Flash> {
+    let decided = || match (&row.decided_by, row.decided_at) {
+        (Some(by), Some(at)) => format!("{} by {by} at {}", row.status, format_time(at)),
+        _ => row.status.clone(),
+    };
+    Some(match code {
+        "decided" => Flash {
+            ok: true,
+            text: format!("Decision recorded: {}.", decided()),
+        },
+        "already_decided" => Flash {
+            ok: false,
+            text: format!(
+                "This registration is no longer PENDING: it was already {}. Nothing was changed.",
+                decided()
+            ),
+        },
+        "reason_required" => Flash {
+            ok: false,
+            text: "A rejection needs a reason.".into(),
+        },
+        "reason_too_long" => Flash {
+            ok: false,
+            text: "The reason is longer than 1024 characters.".into(),
+        },
+        "reason_invalid" => Flash {
+            ok: false,
+            text: "The reason contains control characters.".into(),
+        },
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+    reason: Option<String>,
+    template: Option<String>,
+    reject_code: Option<String>,
+}
+
+/// POST /admin/registrations/{id}/decision.
+pub async fn decide(
+    req: HttpRequest,
+    reviewer: Reviewer,
+    path: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+    ctx: web::Data<AdminContext>,
+) -> Result<HttpResponse, AdminError> {
+    reviewer.check_form(&req, &form.csrf)?;
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let back = |flash: &str| see_other(&format!("/admin/registrations/{id}?flash={flash}"));
+
+    // A picked template stands for the reason, or leads it when text is typed too.
+    let typed = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let template = form
+        .template
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(t) = template
+        && !ctx.reason_templates.iter().any(|known| known == t)
+    {
+        return Err(AdminError::BadRequest("unknown reason template".into()));
+    }
+    let reason = match (template, typed) {
+        (Some(t), Some(r)) => Some(format!("{t}: {r}")),
+        (Some(t), None) => Some(t.to_owned()),
+        (None, r) => r.map(str::to_owned),
+    };
+    let decision = match Decision::from_form(
+        &form.decision,
+        reason.as_deref(),
+        form.reject_code.as_deref(),
+    ) {
+        Ok(d) => d,
+        Err(DecisionError::ReasonRequired) => return Ok(back("reason_required")),
+        Err(DecisionError::ReasonTooLong) => return Ok(back("reason_too_long")),
+        Err(DecisionError::ReasonHasControlCharacters) => return Ok(back("reason_invalid")),
+        Err(DecisionError::UnknownAction) => {
+            return Err(AdminError::BadRequest("unknown decision".into()));
+        }
+    };
+
+    let who = reviewer.username.clone();
+    let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+        Ok(review::decide(conn, id, &decision, &who)?)
+    })
+    .await?;
+    match outcome {
+        DecideOutcome::Decided(row) => {
+            tracing::info!(
+                registration_request_id = %row.registration_request_id,
+                status = %row.status,
+                reviewer = %reviewer.username,
+                "registration decided"
+            );
+            Ok(back("decided"))
+        }
+        DecideOutcome::AlreadyDecided(_) => Ok(back("already_decided")),
+        DecideOutcome::NotFound => Err(AdminError::NotFound),
+    }
+}

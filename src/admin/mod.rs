@@ -1,0 +1,84 @@
+//! The reviewers' admin pages: sign-in, the review queue, a registration's
+//! detail page with its decision form, and user management. Server-rendered
+//! (askama), no scripts, no external assets.
+
+mod auth;
+mod detail;
+mod error;
+mod login;
+pub mod password;
+mod queue;
+mod users;
+mod views;
+
+use std::time::Duration;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, web};
+
+use crate::db::{DbTimeouts, PgPool};
+
+pub use auth::Reviewer;
+
+/// What the admin pages need, shared by every worker.
+pub struct AdminContext {
+    pub pool: PgPool,
+    pub db_timeouts: DbTimeouts,
+    /// Mark cookies `Secure` (the pages are served over TLS).
+    pub secure_cookies: bool,
+    /// A session not used for this long is over.
+    pub session_idle: Duration,
+    /// Reasons a reviewer can pick instead of typing one.
+    pub reason_templates: Vec<String>,
+    /// Use `X-Forwarded-For` as the client address (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// A hash to verify against for unknown users, so they take as long as known ones.
+    pub dummy_password_hash: String,
+}
+
+const STYLESHEET: &str = include_str!("admin.css");
+
+pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
+    cfg.service(
+        web::scope("/admin")
+            .app_data(ctx)
+            .wrap(
+                DefaultHeaders::new()
+                    .add((
+                        "Content-Security-Policy",
+                        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                         frame-ancestors 'none'; base-uri 'none'",
+                    ))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Referrer-Policy", "same-origin"))
+                    .add(("Cache-Control", "no-store")),
+            )
+            .route("", web::get().to(queue::show))
+            .route("/", web::get().to(queue::show))
+            .route("/assets/admin.css", web::get().to(stylesheet))
+            .route("/login", web::get().to(login::form))
+            .route("/login", web::post().to(login::submit))
+            .route("/logout", web::post().to(login::logout))
+            .route("/registrations/{id}", web::get().to(detail::show))
+            .route(
+                "/registrations/{id}/decision",
+                web::post().to(detail::decide),
+            )
+            .route("/users", web::get().to(users::list))
+            .route("/users/{username}/{action}", web::post().to(users::change))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(STYLESHEET)
+}
+
+/// Unknown admin paths: anonymous visitors go to sign-in like everywhere else.
+async fn not_found(_reviewer: Reviewer) -> Result<HttpResponse, error::AdminError> {
+    Err(error::AdminError::NotFound)
+}

@@ -1,0 +1,228 @@
+//! Page models for the askama templates under `templates/`, and the small
+//! formatting helpers they use. Every value is escaped by askama.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use crate::db::audit::AuditEntry;
+use crate::db::review::RegistrationRow;
+use crate::domain::changes::{Change, Field};
+
+/// The header of every signed-in page.
+pub struct Nav {
+    pub username: String,
+    pub csrf: String,
+    pub is_admin: bool,
+}
+
+/// A one-line message after an action.
+pub struct Flash {
+    pub ok: bool,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub text: &'a str,
+}
+
+impl ErrorPage<'_> {
+    pub fn nav(&self) -> Option<&Nav> {
+        None
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+impl LoginPage<'_> {
+    pub fn nav(&self) -> Option<&Nav> {
+        None
+    }
+}
+
+pub struct CountLink {
+    pub label: &'static str,
+    pub count: i64,
+    pub href: String,
+    pub current: bool,
+}
+
+pub struct QueueItem {
+    pub href: String,
+    pub registration_request_id: String,
+    pub reference_merchant_id: String,
+    pub reference_store_id: String,
+    pub merchant_name: String,
+    pub products: String,
+    pub status: String,
+    pub received: String,
+    pub waiting: String,
+    pub decided: String,
+    pub flags: usize,
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+pub struct QueuePage {
+    pub nav_bar: Nav,
+    pub flash: Option<Flash>,
+    pub counts: Vec<CountLink>,
+    pub status: String,
+    pub statuses: Vec<(&'static str, &'static str)>,
+    pub product: String,
+    pub products: Vec<(&'static str, &'static str)>,
+    pub search: String,
+    pub rows: Vec<QueueItem>,
+    pub pending_view: bool,
+    pub next_href: Option<String>,
+    pub first_href: Option<String>,
+}
+
+impl QueuePage {
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
+}
+
+pub struct Section {
+    pub title: &'static str,
+    pub fields: Vec<Field>,
+}
+
+pub struct HistoryItem {
+    pub href: String,
+    pub registration_request_id: String,
+    pub status: String,
+    pub received: String,
+    pub decided: String,
+}
+
+pub struct AuditItem {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub transition: String,
+    pub detail: String,
+}
+
+impl From<AuditEntry> for AuditItem {
+    fn from(e: AuditEntry) -> Self {
+        let transition = match (&e.from_status, &e.to_status) {
+            (Some(from), Some(to)) => format!("{from} → {to}"),
+            (None, Some(to)) => to.clone(),
+            _ => String::new(),
+        };
+        AuditItem {
+            at: format_time(e.at),
+            actor: e.actor,
+            action: e.action,
+            transition,
+            detail: e.detail.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "detail.html")]
+pub struct DetailPage<'a> {
+    pub nav_bar: Nav,
+    pub flash: Option<Flash>,
+    pub reg: &'a RegistrationRow,
+    pub products: String,
+    pub received: String,
+    pub waiting: String,
+    pub decided: String,
+    pub sections: Vec<Section>,
+    pub history: Vec<HistoryItem>,
+    pub compared_with: Option<String>,
+    pub changes: Vec<Change>,
+    pub audit: Vec<AuditItem>,
+    pub can_decide: bool,
+    pub reason_templates: &'a [String],
+    pub reject_codes: Vec<(&'static str, &'static str)>,
+}
+
+impl DetailPage<'_> {
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
+}
+
+pub struct UserItem {
+    pub username: String,
+    pub role: String,
+    pub created: String,
+    pub disabled: bool,
+    pub is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+pub struct UsersPage {
+    pub nav_bar: Nav,
+    pub flash: Option<Flash>,
+    pub users: Vec<UserItem>,
+}
+
+impl UsersPage {
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
+}
+
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// "3 d 4 h", "2 h 5 min", "12 min", "40 s".
+pub fn format_age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - since).num_seconds().max(0);
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_naturally() {
+        let now = Utc::now();
+        assert_eq!(format_age(now - chrono::Duration::seconds(40), now), "40 s");
+        assert_eq!(
+            format_age(now - chrono::Duration::minutes(125), now),
+            "2 h 5 min"
+        );
+        assert_eq!(
+            format_age(now - chrono::Duration::hours(76), now),
+            "3 d 4 h"
+        );
+    }
+
+    #[test]
+    fn merchant_text_is_escaped() {
+        let page = ErrorPage {
+            title: "x",
+            text: "<script>alert(1)</script>",
+        };
+        let html = page.render().unwrap();
+        assert!(
+            html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"));
+    }
+}

@@ -1,0 +1,212 @@
+//! Queries of the review workflow: the queue, one registration with its
+//! history, and the guarded decision.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Int8, Text, Timestamptz};
+
+use super::schema::registrations;
+use crate::domain::review::Decision;
+use crate::domain::status::RegistrationStatus;
+
+/// A page position: the last row shown, for keyset pagination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub received_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.received_at.timestamp_micros(), self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (micros, id) = text.split_once('_')?;
+        Some(Cursor {
+            received_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    /// `None`: every status.
+    pub status: Option<RegistrationStatus>,
+    pub product_code: Option<String>,
+    /// Exact registrationRequestId or referenceMerchantId, or a merchant name prefix.
+    pub search: Option<String>,
+    pub after: Option<Cursor>,
+    pub limit: i64,
+}
+
+impl QueueFilter {
+    /// PENDING work is served oldest first; everything else newest first.
+    pub fn oldest_first(&self) -> bool {
+        self.status == Some(RegistrationStatus::Pending)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = registrations)]
+pub struct QueueRow {
+    pub id: i64,
+    pub registration_request_id: String,
+    pub reference_merchant_id: String,
+    pub reference_store_id: Option<String>,
+    pub merchant_name: String,
+    pub product_codes: Vec<String>,
+    pub status: String,
+    pub received_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub review_flags: Vec<String>,
+}
+
+/// One page of the queue, in keyset order: `(received_at, id)` after the cursor.
+pub fn list_queue(conn: &mut PgConnection, filter: &QueueFilter) -> QueryResult<Vec<QueueRow>> {
+    use registrations::dsl as r;
+    let mut query = r::registrations.select(QueueRow::as_select()).into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(r::status.eq(status.as_str()));
+    }
+    if let Some(code) = &filter.product_code {
+        query = query.filter(r::product_codes.contains(vec![code.clone()]));
+    }
+    if let Some(term) = &filter.search {
+        let prefix = format!("{}%", escape_like(&term.to_lowercase()));
+        query = query.filter(
+            r::registration_request_id
+                .eq(term.clone())
+                .or(r::reference_merchant_id.eq(term.clone()))
+                .or(sql::<Bool>("lower(merchant_name) LIKE ").bind::<Text, _>(prefix)),
+        );
+    }
+    let oldest_first = filter.oldest_first();
+    if let Some(after) = filter.after {
+        let op = if oldest_first { ">" } else { "<" };
+        query = query.filter(
+            sql::<Bool>("(received_at, id) ")
+                .sql(op)
+                .sql(" (")
+                .bind::<Timestamptz, _>(after.received_at)
+                .sql(", ")
+                .bind::<Int8, _>(after.id)
+                .sql(")"),
+        );
+    }
+    query = if oldest_first {
+        query.order((r::received_at.asc(), r::id.asc()))
+    } else {
+        query.order((r::received_at.desc(), r::id.desc()))
+    };
+    query.limit(filter.limit).load(conn)
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Registrations per status.
+pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
+    use registrations::dsl as r;
+    r::registrations
+        .group_by(r::status)
+        .select((r::status, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = registrations)]
+pub struct RegistrationRow {
+    pub id: i64,
+    pub registration_request_id: String,
+    pub client_id: String,
+    pub status: String,
+    pub reference_merchant_id: String,
+    pub reference_store_id: Option<String>,
+    pub merchant_key: String,
+    pub product_codes: Vec<String>,
+    pub merchant_name: String,
+    pub legal_name: String,
+    pub merchant_mcc: String,
+    pub region: Option<String>,
+    pub registration_notify_url: Option<String>,
+    pub review_flags: Vec<String>,
+    pub raw_request: String,
+    pub result_code: String,
+    pub received_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    pub reject_code: Option<String>,
+}
+
+pub fn find_registration(conn: &mut PgConnection, id: i64) -> QueryResult<Option<RegistrationRow>> {
+    registrations::table
+        .find(id)
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The merchant's other registrations, newest first.
+pub fn list_merchant_history(
+    conn: &mut PgConnection,
+    row: &RegistrationRow,
+) -> QueryResult<Vec<RegistrationRow>> {
+    use registrations::dsl as r;
+    r::registrations
+        .filter(r::merchant_key.eq(&row.merchant_key).and(r::id.ne(row.id)))
+        .order((r::received_at.desc(), r::id.desc()))
+        .limit(50)
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
+
+/// How a decision ended.
+#[derive(Debug, Clone)]
+pub enum DecideOutcome {
+    Decided(RegistrationRow),
+    /// Someone decided first: what they decided, who and when.
+    AlreadyDecided(RegistrationRow),
+    NotFound,
+}
+
+/// Applies a decision as one guarded UPDATE: it changes the row only while it
+/// is still PENDING, so of two reviewers deciding at once exactly one wins.
+/// The transaction is also where the decision's notifications are enqueued.
+pub fn decide(
+    conn: &mut PgConnection,
+    id: i64,
+    decision: &Decision,
+    reviewer: &str,
+) -> QueryResult<DecideOutcome> {
+    use registrations::dsl as r;
+    conn.transaction(|conn| {
+        let decided =
+            diesel::update(r::registrations.filter(r::id.eq(id).and(r::status.eq("PENDING"))))
+                .set((
+                    r::status.eq(decision.target().as_str()),
+                    r::decided_at.eq(diesel::dsl::now),
+                    r::decided_by.eq(reviewer),
+                    r::reason.eq(decision.reason()),
+                    r::reject_code.eq(decision.reject_code().map(|c| c.as_str())),
+                ))
+                .returning(RegistrationRow::as_returning())
+                .get_result(conn)
+                .optional()?;
+        Ok(match decided {
+            Some(row) => DecideOutcome::Decided(row),
+            None => match find_registration(conn, id)? {
+                Some(current) => DecideOutcome::AlreadyDecided(current),
+                None => DecideOutcome::NotFound,
+            },
+        })
+    })
+}

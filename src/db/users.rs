@@ -1,0 +1,150 @@
+//! Queries on `users` and `sessions`.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+
+use super::schema::{sessions, users};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts a user; `false` when the name is taken.
+pub fn insert_user(
+    conn: &mut PgConnection,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+) -> QueryResult<bool> {
+    let n = diesel::insert_into(users::table)
+        .values((
+            users::username.eq(username),
+            users::password_hash.eq(password_hash),
+            users::role.eq(role),
+        ))
+        .on_conflict(users::username)
+        .do_nothing()
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn find_user(conn: &mut PgConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_users(conn: &mut PgConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::username.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// Disables (or re-enables) a user; disabling also ends their sessions.
+/// Returns `false` for an unknown name.
+pub fn set_disabled(conn: &mut PgConnection, username: &str, disabled: bool) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let when = disabled.then(Utc::now);
+        let ids: Vec<i64> = diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::disabled_at.eq(when))
+            .returning(users::id)
+            .get_results(conn)?;
+        if disabled {
+            diesel::delete(sessions::table.filter(sessions::user_id.eq_any(&ids))).execute(conn)?;
+        }
+        Ok(!ids.is_empty())
+    })
+}
+
+/// The signed-in user behind a session cookie.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub username: String,
+    pub role: String,
+    pub csrf_token: String,
+}
+
+pub fn insert_session(
+    conn: &mut PgConnection,
+    id_hash: &[u8],
+    user_id: i64,
+    csrf_token: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id_hash.eq(id_hash),
+            sessions::user_id.eq(user_id),
+            sessions::csrf_token.eq(csrf_token),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Finds a live session (seen within `idle_since`, user enabled) and marks it
+/// seen now; an idle one is deleted.
+pub fn touch_session(
+    conn: &mut PgConnection,
+    id_hash: &[u8],
+    idle_since: DateTime<Utc>,
+) -> QueryResult<Option<SessionUser>> {
+    let found: Option<(i64, String, String, String, DateTime<Utc>)> = sessions::table
+        .inner_join(users::table)
+        .filter(
+            sessions::id_hash
+                .eq(id_hash)
+                .and(users::disabled_at.is_null()),
+        )
+        .select((
+            users::id,
+            users::username,
+            users::role,
+            sessions::csrf_token,
+            sessions::last_seen_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((user_id, username, role, csrf_token, last_seen)) = found else {
+        return Ok(None);
+    };
+    if last_seen < idle_since {
+        delete_session(conn, id_hash)?;
+        return Ok(None);
+    }
+    // Writing last_seen_at once a minute is enough for idle expiry and keeps page views read-mostly.
+    if Utc::now() - last_seen > chrono::Duration::seconds(60) {
+        diesel::update(sessions::table.filter(sessions::id_hash.eq(id_hash)))
+            .set(sessions::last_seen_at.eq(Utc::now()))
+            .execute(conn)?;
+    }
+    Ok(Some(SessionUser {
+        user_id,
+        username,
+        role,
+        csrf_token,
+    }))
+}
+
+pub fn delete_session(conn: &mut PgConnection, id_hash: &[u8]) -> QueryResult<()> {
+    diesel::delete(sessions::table.filter(sessions::id_hash.eq(id_hash))).execute(conn)?;
+    Ok(())
+}
+
+/// Removes sessions idle since before `idle_since`.
+pub fn delete_idle_sessions(
+    conn: &mut PgConnection,
+    idle_since: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::last_seen_at.lt(idle_since))).execute(conn)
+}

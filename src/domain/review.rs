@@ -1,0 +1,197 @@
+//! The review state machine: PENDING → APPROVED | REJECTED | CANCELLED, the
+//! three final. The database enforces the same rule with a trigger; this is
+//! the rule the application asks first, with the reasons it needs.
+
+use super::status::RegistrationStatus;
+
+/// The longest reason a reviewer may give (Alipay+'s `rejectionReason` limit).
+pub const MAX_REASON_CHARS: usize = 1024;
+
+/// Why a merchant was rejected, as the merchant notification reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectCode {
+    MissingOrIncorrectInfo,
+    RejectForRisk,
+}
+
+impl RejectCode {
+    pub const ALL: [RejectCode; 2] = [
+        RejectCode::MissingOrIncorrectInfo,
+        RejectCode::RejectForRisk,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::MissingOrIncorrectInfo => "MISSING_OR_INCORRECT_INFO",
+            RejectCode::RejectForRisk => "REJECT_FOR_RISK",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectCode::MissingOrIncorrectInfo => "Missing or incorrect information",
+            RejectCode::RejectForRisk => "Rejected for risk",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RejectCode> {
+        RejectCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What a reviewer decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject { code: RejectCode, reason: String },
+    Cancel { reason: Option<String> },
+}
+
+impl Decision {
+    /// Builds a decision from a form: the action, the reason text, and the
+    /// rejection category. Reject needs a reason; Cancel's is optional.
+    pub fn from_form(
+        action: &str,
+        reason: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<Decision, DecisionError> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(r) = reason {
+            if r.chars().count() > MAX_REASON_CHARS {
+                return Err(DecisionError::ReasonTooLong);
+            }
+            if r.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+            {
+                return Err(DecisionError::ReasonHasControlCharacters);
+            }
+        }
+        match action {
+            "approve" => Ok(Decision::Approve),
+            "reject" => {
+                let reason = reason.ok_or(DecisionError::ReasonRequired)?.to_owned();
+                let code = code
+                    .and_then(RejectCode::parse)
+                    .unwrap_or(RejectCode::MissingOrIncorrectInfo);
+                Ok(Decision::Reject { code, reason })
+            }
+            "cancel" => Ok(Decision::Cancel {
+                reason: reason.map(str::to_owned),
+            }),
+            _ => Err(DecisionError::UnknownAction),
+        }
+    }
+
+    pub fn target(&self) -> RegistrationStatus {
+        match self {
+            Decision::Approve => RegistrationStatus::Approved,
+            Decision::Reject { .. } => RegistrationStatus::Rejected,
+            Decision::Cancel { .. } => RegistrationStatus::Cancelled,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Decision::Approve => None,
+            Decision::Reject { reason, .. } => Some(reason),
+            Decision::Cancel { reason } => reason.as_deref(),
+        }
+    }
+
+    pub fn reject_code(&self) -> Option<RejectCode> {
+        match self {
+            Decision::Reject { code, .. } => Some(*code),
+            Decision::Approve | Decision::Cancel { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    #[error("a rejection needs a reason")]
+    ReasonRequired,
+    #[error("the reason is longer than 1024 characters")]
+    ReasonTooLong,
+    #[error("the reason contains control characters")]
+    ReasonHasControlCharacters,
+    #[error("unknown decision")]
+    UnknownAction,
+}
+
+/// The one transition rule: only PENDING may change, and only to a final state.
+pub fn transition(
+    from: RegistrationStatus,
+    to: RegistrationStatus,
+) -> Result<RegistrationStatus, IllegalTransition> {
+    use RegistrationStatus::*;
+    match (from, to) {
+        (Pending, Approved | Rejected | Cancelled) => Ok(to),
+        (Pending, Pending) | (Approved | Rejected | Cancelled, _) => {
+            Err(IllegalTransition { from, to })
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{from} cannot become {to}")]
+pub struct IllegalTransition {
+    pub from: RegistrationStatus,
+    pub to: RegistrationStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RegistrationStatus::*;
+
+    #[test]
+    fn transition_table_is_exhaustive() {
+        for from in RegistrationStatus::ALL {
+            for to in RegistrationStatus::ALL {
+                let allowed = from == Pending && to != Pending;
+                assert_eq!(transition(from, to).is_ok(), allowed, "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn reject_needs_a_reason_and_cancel_does_not() {
+        assert_eq!(
+            Decision::from_form("reject", Some("  "), None),
+            Err(DecisionError::ReasonRequired)
+        );
+        assert_eq!(
+            Decision::from_form("reject", Some("no licence"), Some("REJECT_FOR_RISK")),
+            Ok(Decision::Reject {
+                code: RejectCode::RejectForRisk,
+                reason: "no licence".into()
+            })
+        );
+        assert_eq!(
+            Decision::from_form("cancel", None, None),
+            Ok(Decision::Cancel { reason: None })
+        );
+        assert_eq!(
+            Decision::from_form("approve", Some("ignored"), None),
+            Ok(Decision::Approve)
+        );
+        assert_eq!(
+            Decision::from_form("delete", None, None),
+            Err(DecisionError::UnknownAction)
+        );
+    }
+
+    #[test]
+    fn reasons_are_bounded() {
+        let long = "é".repeat(1025);
+        assert_eq!(
+            Decision::from_form("reject", Some(&long), None),
+            Err(DecisionError::ReasonTooLong)
+        );
+        assert!(Decision::from_form("reject", Some(&"é".repeat(1024)), None).is_ok());
+        assert_eq!(
+            Decision::from_form("cancel", Some("a\u{0}b"), None),
+            Err(DecisionError::ReasonHasControlCharacters)
+        );
+    }
+}
