@@ -1,0 +1,363 @@
+//! A real browser: headless Chromium, driven over WebDriver (chromedriver),
+//! signs in, works the queue, approves one registration and rejects another,
+//! and meets a script in merchant data that must stay inert.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn find_program(candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| p.to_string())
+}
+
+struct Driver {
+    process: Child,
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    _profile: std::path::PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Driver {
+    async fn start(chromedriver: &str, chromium: &str) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("chromium-{}", uuid::Uuid::new_v4().simple()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let mut driver = Driver {
+            process,
+            http,
+            base,
+            session: String::new(),
+            _profile: profile,
+        };
+        let created = driver
+            .call(reqwest::Method::POST, "/session", Some(caps))
+            .await;
+        driver.session = created["sessionId"]
+            .as_str()
+            .expect("a WebDriver session")
+            .to_owned();
+        driver
+            .session_call(
+                reqwest::Method::POST,
+                "/timeouts",
+                Some(json!({"implicit": 5000})),
+            )
+            .await;
+        driver
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let response: Value = req
+            .send()
+            .await
+            .expect("WebDriver answers")
+            .json()
+            .await
+            .expect("WebDriver JSON");
+        response["value"].clone()
+    }
+
+    async fn session_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+            .await
+    }
+
+    async fn goto(&self, url: &str) {
+        self.session_call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn url(&self) -> String {
+        self.session_call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn find(&self, xpath: &str) -> String {
+        let found = self
+            .session_call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "xpath", "value": xpath})),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {xpath}: {found}"))
+            .to_owned()
+    }
+
+    /// The input a visible label names: proves the field is labelled.
+    async fn field(&self, label: &str) -> String {
+        self.find(&format!(
+            "//*[@id=//label[normalize-space()='{label}']/@for]"
+        ))
+        .await
+    }
+
+    async fn type_into(&self, element: &str, text: &str) {
+        self.session_call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn click(&self, element: &str) {
+        self.session_call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn click_button(&self, text: &str) {
+        let button = self
+            .find(&format!("//button[normalize-space()='{text}']"))
+            .await;
+        self.click(&button).await;
+    }
+
+    /// Waits (a form post navigates asynchronously) until `xpath`'s text contains `expected`.
+    async fn wait_for_text(&self, xpath: &str, expected: &str) {
+        let started = Instant::now();
+        loop {
+            let found = self
+                .session_call(
+                    reqwest::Method::POST,
+                    "/element",
+                    Some(json!({"using": "xpath", "value": xpath})),
+                )
+                .await;
+            if let Some(element) = found[ELEMENT].as_str() {
+                let text = self
+                    .session_call(
+                        reqwest::Method::GET,
+                        &format!("/element/{element}/text"),
+                        None,
+                    )
+                    .await;
+                if text.as_str().is_some_and(|t| t.contains(expected)) {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{xpath} never showed {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn text(&self, xpath: &str) -> String {
+        let element = self.find(xpath).await;
+        self.session_call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    async fn has_alert(&self) -> bool {
+        let v = self
+            .session_call(reqwest::Method::GET, "/alert/text", None)
+            .await;
+        v.get("error").is_none()
+    }
+
+    /// Saves a PNG of the page when MPP_SCREENSHOT_DIR is set (for looking at the pages).
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("MPP_SCREENSHOT_DIR") else {
+            return;
+        };
+        let png = self
+            .session_call(reqwest::Method::GET, "/screenshot", None)
+            .await;
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            png.as_str().unwrap_or_default(),
+        )
+        .unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.png")),
+            bytes,
+        )
+        .unwrap();
+    }
+
+    async fn quit(&self) {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/session/{}", self.session),
+            None,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
+    let (Some(chromedriver), Some(chromium)) = (
+        find_program(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
+        find_program(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromium and chromium-driver (.ci/run installs them)"
+        );
+        eprintln!("skipped: install chromium and chromium-driver to run the browser test");
+        return;
+    };
+    let app = spawn_app().await;
+    create_user(&app.db, "alice", "correct horse battery staple", "reviewer");
+    let approve_id = unique("REQ-OK");
+    registered(&app, &online_request(&approve_id, &unique("M"))).await;
+    let xss = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let reject_id = unique("REQ-XSS");
+    let mut hostile = online_request(&reject_id, &unique("M"));
+    hostile["merchantInfo"]["merchantDisplayName"] = json!(xss);
+    registered(&app, &hostile).await;
+
+    let browser = Driver::start(&chromedriver, &chromium).await;
+    browser.goto(&format!("{}/admin", app.address)).await;
+    assert!(
+        browser.url().await.ends_with("/admin/login"),
+        "anonymous visitors land on sign-in"
+    );
+    let username = browser.field("Username").await;
+    browser.type_into(&username, "alice").await;
+    let password = browser.field("Password").await;
+    browser
+        .type_into(&password, "correct horse battery staple")
+        .await;
+    browser.click_button("Sign in").await;
+    browser
+        .wait_for_text("//header", "Signed in as alice")
+        .await;
+
+    browser.screenshot("queue").await;
+    // Queue → detail → Approve.
+    let link = browser
+        .find(&format!("//a[normalize-space()='{approve_id}']"))
+        .await;
+    browser.click(&link).await;
+    browser.screenshot("detail").await;
+    browser.click_button("Approve").await;
+    browser
+        .wait_for_text(
+            "//*[@role='status']",
+            "Decision recorded: APPROVED by alice",
+        )
+        .await;
+    assert_eq!(browser.text("//*[@id='status']").await, "APPROVED");
+
+    // The hostile merchant: its name shows as text and no script runs.
+    browser.goto(&format!("{}/admin", app.address)).await;
+    assert!(
+        !browser.has_alert().await,
+        "no script ran on the queue page"
+    );
+    let link = browser
+        .find(&format!("//a[normalize-space()='{reject_id}']"))
+        .await;
+    browser.click(&link).await;
+    assert!(
+        !browser.has_alert().await,
+        "no script ran on the detail page"
+    );
+    assert!(
+        browser.text("//h1").await.starts_with(xss),
+        "the name is shown literally"
+    );
+
+    // Reject needs a reason; with one it is recorded.
+    browser.click_button("Reject").await;
+    browser
+        .wait_for_text("//*[@role='status']", "needs a reason")
+        .await;
+    let reason = browser.field("Reason").await;
+    browser
+        .type_into(&reason, "The business registration number does not exist.")
+        .await;
+    browser.click_button("Reject").await;
+    browser.wait_for_text("//*[@id='status']", "REJECTED").await;
+    browser.screenshot("rejected").await;
+    browser.quit().await;
+
+    let rows = query_strings(
+        &mut app.db.connect(),
+        "SELECT status || '|' || coalesce(reason, '-') AS v FROM ops.registrations ORDER BY registration_request_id",
+    );
+    assert_eq!(
+        rows,
+        [
+            "APPROVED|-",
+            "REJECTED|The business registration number does not exist."
+        ]
+    );
+}
