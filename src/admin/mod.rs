@@ -36,7 +36,20 @@ pub struct AdminContext {
     pub dummy_password_hash: String,
 }
 
-const STYLESHEET: &str = include_str!("admin.css");
+/// The pages' only stylesheet, inlined so that every page (sign-in included)
+/// is one self-contained response; the CSP admits exactly this text by hash.
+pub(crate) const STYLESHEET: &str = include_str!("admin.css");
+
+fn content_security_policy() -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD
+        .encode(sha2::Sha256::digest(STYLESHEET.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
     cfg.service(
@@ -44,11 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
             .app_data(ctx)
             .wrap(
                 DefaultHeaders::new()
-                    .add((
-                        "Content-Security-Policy",
-                        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                         frame-ancestors 'none'; base-uri 'none'",
-                    ))
+                    .add(("Content-Security-Policy", content_security_policy()))
                     .add(("X-Content-Type-Options", "nosniff"))
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Referrer-Policy", "same-origin"))
@@ -56,7 +65,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
             )
             .route("", web::get().to(queue::show))
             .route("/", web::get().to(queue::show))
-            .route("/assets/admin.css", web::get().to(stylesheet))
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
             .route("/logout", web::post().to(login::logout))
@@ -69,13 +77,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
             .route("/users/{username}/{action}", web::post().to(users::change))
             .default_service(web::to(not_found)),
     );
-}
-
-async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(STYLESHEET)
 }
 
 /// Unknown admin paths: anonymous visitors go to sign-in like everywhere else.

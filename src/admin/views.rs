@@ -29,6 +29,10 @@ pub struct ErrorPage<'a> {
 }
 
 impl ErrorPage<'_> {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
     pub fn nav(&self) -> Option<&Nav> {
         None
     }
@@ -43,6 +47,10 @@ pub struct LoginPage<'a> {
 }
 
 impl LoginPage<'_> {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
     pub fn nav(&self) -> Option<&Nav> {
         None
     }
@@ -87,6 +95,10 @@ pub struct QueuePage {
 }
 
 impl QueuePage {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
     pub fn nav(&self) -> Option<&Nav> {
         Some(&self.nav_bar)
     }
@@ -151,6 +163,10 @@ pub struct DetailPage<'a> {
 }
 
 impl DetailPage<'_> {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
     pub fn nav(&self) -> Option<&Nav> {
         Some(&self.nav_bar)
     }
@@ -173,6 +189,10 @@ pub struct UsersPage {
 }
 
 impl UsersPage {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
     pub fn nav(&self) -> Option<&Nav> {
         Some(&self.nav_bar)
     }

@@ -636,3 +636,34 @@ async fn idle_sessions_expire() {
     assert_eq!(client.get("/admin").await.status, 303);
     let _ = Duration::ZERO;
 }
+
+#[tokio::test]
+async fn pages_are_self_contained_and_the_policy_admits_only_their_own_style() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let app = spawn_app().await;
+    let response = reqwest::get(format!("{}/admin/login", app.address))
+        .await
+        .unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = response.text().await.unwrap();
+    let style = html
+        .split("<style>")
+        .nth(1)
+        .and_then(|s| s.split("</style>").next())
+        .unwrap();
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "no scripts at all: {csp}"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("http://") && !html.contains("https://"),
+        "no external assets"
+    );
+}
