@@ -46,6 +46,98 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Operate the notification outbox.
+    Notifications {
+        #[command(subcommand)]
+        command: NotificationsCommand,
+    },
+    /// The built-in Alipay+ stand-in.
+    Simulate {
+        #[command(subcommand)]
+        command: SimulateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// Re-drive failed or dead notifications: queue them again, due now. At least one filter is needed.
+    Retry {
+        /// Notification ids (ops.notifications.notification_id); repeatable.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        registration_request_id: Option<String>,
+        /// Only notifications in this state.
+        #[arg(long, value_parser = ["failed", "dead"])]
+        status: Option<String>,
+        /// Only notifications to this target.
+        #[arg(long, value_parser = ["alipay", "merchant"])]
+        target: Option<String>,
+        /// Every failed and dead notification.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimulateCommand {
+    /// Run a local Alipay+ gateway that verifies our notifications and answers them.
+    Alipay(SimulateAlipayArgs),
+    /// Send signed, varied, valid registrations to a server and report the results.
+    Register(SimulateRegisterArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateAlipayArgs {
+    /// Address to listen on; point ALIPAY_GATEWAY_URL at it.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: String,
+    /// The wallet's public key, to verify notifications. Default: the dev key under MPP_DATA_DIR/keys.
+    #[arg(long)]
+    pub mpp_public_key: Option<PathBuf>,
+    /// Alipay+'s private key, to sign answers. Default: the dev key under MPP_DATA_DIR/keys.
+    #[arg(long)]
+    pub alipay_private_key: Option<PathBuf>,
+    /// Share of answers that are U / UNKNOWN_EXCEPTION.
+    #[arg(long, default_value_t = 0.0)]
+    pub unknown_ratio: f64,
+    /// Share of answers that are F / ABNORMAL_REGISTRATION_STATUS.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_ratio: f64,
+    /// Share of answers that come late (see --slow).
+    #[arg(long, default_value_t = 0.0)]
+    pub slow_ratio: f64,
+    /// How late a slow answer comes (units ms, s, m, h).
+    #[arg(long, default_value = "20s")]
+    pub slow: String,
+    /// Share of answers that are not JSON.
+    #[arg(long, default_value_t = 0.0)]
+    pub garbage_ratio: f64,
+    #[arg(long, env = "MPP_DATA_DIR", default_value = "var")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateRegisterArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// The Client-Id to send (the server's MPP_CLIENT_ID).
+    #[arg(long, env = "MPP_CLIENT_ID", default_value = crate::config::DEV_CLIENT_ID)]
+    pub client_id: String,
+    /// Alipay+'s private key, to sign requests. Default: the dev key under MPP_DATA_DIR/keys.
+    #[arg(long)]
+    pub alipay_private_key: Option<PathBuf>,
+    #[arg(long, default_value = "1")]
+    pub key_version: String,
+    #[arg(long, env = "MPP_DATA_DIR", default_value = "var")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +275,37 @@ pub struct ServeArgs {
     /// Largest request body accepted on the /aps APIs, in bytes.
     #[arg(long, env = "MPP_MAX_BODY_BYTES", value_name = "MPP_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Trust store for outbound HTTPS (PEM); unset: the system roots.
+    #[arg(long, env = "SSL_CERT_FILE", value_name = "SSL_CERT_FILE")]
+    pub ssl_cert_file: Option<PathBuf>,
+
+    /// Time limit of one notification attempt (units ms, s, m, h).
+    #[arg(
+        long,
+        env = "MPP_NOTIFY_TIMEOUT",
+        value_name = "MPP_NOTIFY_TIMEOUT",
+        default_value = "15s"
+    )]
+    pub notify_timeout: String,
+
+    /// Notification attempts in flight at once, per process.
+    #[arg(
+        long,
+        env = "MPP_NOTIFY_CONCURRENCY",
+        value_name = "MPP_NOTIFY_CONCURRENCY",
+        default_value_t = 32
+    )]
+    pub notify_concurrency: usize,
+
+    /// How long a claimed notification belongs to its worker before another may take it.
+    #[arg(
+        long,
+        env = "MPP_NOTIFY_LEASE",
+        value_name = "MPP_NOTIFY_LEASE",
+        default_value = "60s"
+    )]
+    pub notify_lease: String,
 
     /// Mark admin cookies Secure: set when the admin pages are served over HTTPS.
     #[arg(

@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use crate::cli::ServeArgs;
 use crate::db::DbTimeouts;
 use crate::domain::ApprovalMode;
+use crate::domain::notification::{NotifyPolicy, Schedule};
 use crate::protocol::keys;
 use crate::protocol::signature::{KeyRing, Signer};
 
@@ -42,6 +43,39 @@ pub struct NotifySettings {
     pub retry_gaps: Vec<Duration>,
     pub merchant_retry_gaps: Vec<Duration>,
     pub allow_private_targets: bool,
+    pub ssl_cert_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    /// `false` runs no workers in this process (tests that play the worker themselves).
+    pub workers_enabled: bool,
+}
+
+impl NotifySettings {
+    pub fn policy(&self) -> NotifyPolicy {
+        NotifyPolicy {
+            alipay: Schedule::after_immediate_attempt(self.retry_gaps.clone()),
+            merchant: Schedule::from_send_gaps(&self.merchant_retry_gaps),
+        }
+    }
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            alipay_gateway_url: None,
+            retry_gaps: Vec::new(),
+            merchant_retry_gaps: Vec::new(),
+            allow_private_targets: false,
+            ssl_cert_file: None,
+            timeout: Duration::from_secs(15),
+            concurrency: 32,
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            workers_enabled: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +126,22 @@ impl Settings {
         let retry_gaps = parse_gaps(&args.notify_retry_gaps).context("MPP_NOTIFY_RETRY_GAPS")?;
         let merchant_retry_gaps = parse_gaps(&args.merchant_notify_retry_gaps)
             .context("MPP_MERCHANT_NOTIFY_RETRY_GAPS")?;
+        let notify_timeout =
+            parse_duration(args.notify_timeout.trim()).context("MPP_NOTIFY_TIMEOUT")?;
+        let notify_lease = parse_duration(args.notify_lease.trim()).context("MPP_NOTIFY_LEASE")?;
+        if notify_lease <= notify_timeout {
+            bail!(
+                "MPP_NOTIFY_LEASE: must be longer than MPP_NOTIFY_TIMEOUT, or attempts would be taken over mid-flight"
+            );
+        }
+        if args.notify_concurrency == 0 {
+            bail!("MPP_NOTIFY_CONCURRENCY: must be at least 1");
+        }
+        if let Some(path) = &args.ssl_cert_file
+            && std::fs::metadata(path).is_err()
+        {
+            bail!("SSL_CERT_FILE: cannot read {}", path.display());
+        }
         if args.max_body_bytes < 1024 {
             bail!("MPP_MAX_BODY_BYTES: must be at least 1024");
         }
@@ -164,6 +214,11 @@ impl Settings {
                 retry_gaps,
                 merchant_retry_gaps,
                 allow_private_targets: args.allow_private_notify_targets,
+                ssl_cert_file: args.ssl_cert_file.clone(),
+                timeout: notify_timeout,
+                concurrency: args.notify_concurrency,
+                lease: notify_lease,
+                ..NotifySettings::default()
             },
             admin: AdminSettings {
                 secure_cookies: args.secure_cookies,

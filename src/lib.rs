@@ -9,10 +9,14 @@
 pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod metrics;
+pub mod notifier;
 pub mod pgcluster;
 pub mod protocol;
+pub mod simulate;
 pub mod startup;
 pub mod telemetry;

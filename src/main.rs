@@ -1,7 +1,11 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use mpp_registrar::cli::{Cli, Command, KeysCommand, UserCommand};
+use mpp_registrar::cli::{
+    Cli, Command, KeysCommand, NotificationsCommand, SimulateCommand, UserCommand,
+};
+use mpp_registrar::commands;
+use mpp_registrar::db::notifications::RedriveFilter;
 use mpp_registrar::protocol::keys;
 use mpp_registrar::{startup, telemetry};
 
@@ -37,6 +41,35 @@ async fn main() -> ExitCode {
                 )),
             }
         }
+        Command::Notifications {
+            command:
+                NotificationsCommand::Retry {
+                    ids,
+                    registration_request_id,
+                    status,
+                    target,
+                    all,
+                    database,
+                },
+        } => {
+            let filter = RedriveFilter {
+                ids,
+                registration_request_id,
+                status,
+                target: commands::parse_target(target.as_deref()),
+            };
+            tokio::task::spawn_blocking(move || {
+                commands::retry_notifications(filter, all, &database)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.into()))
+        }
+        Command::Simulate {
+            command: SimulateCommand::Alipay(args),
+        } => commands::simulate_alipay(&args).await,
+        Command::Simulate {
+            command: SimulateCommand::Register(args),
+        } => commands::simulate_register(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! Building and running the server, and the commands around it.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -10,35 +12,44 @@ use crate::admin::{self, AdminContext, password};
 use crate::api::{self, ApsContext};
 use crate::cli::{DatabaseArgs, ServeArgs};
 use crate::config::{KeySources, Settings};
+use crate::db;
 use crate::db::audit::{NewAuditEntry, action};
-use crate::db::{self, PgPool};
 use crate::domain::user::{Role, check_password, check_username};
+use crate::metrics::Metrics;
+use crate::notifier::{self, NotifierConfig, NotifierHandle};
 use crate::pgcluster::PrivateCluster;
 use diesel::Connection as _;
 
 /// The database of the private cluster.
 const PRIVATE_DATABASE: &str = "mpp_registrar";
 
-/// A bound, not yet running, HTTP server.
+/// A bound, not yet running, HTTP server with its notifier.
 pub struct Application {
     port: u16,
     server: Server,
+    notifier: Option<NotifierHandle>,
 }
 
 impl Application {
     /// Binds the listener (port 0 picks a free one) and assembles the app.
-    pub fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Application> {
+    pub fn build(settings: &Settings, database_url: &str) -> anyhow::Result<Application> {
+        let pool = db::build_pool(database_url, settings.db_pool_size, settings.db_timeouts);
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("MPP_LISTEN: cannot bind {}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let metrics = Arc::new(Metrics::default());
+        let wake = Arc::new(tokio::sync::Notify::new());
         let aps = web::Data::new(ApsContext {
             client_id: settings.client_id.clone(),
             signer: settings.signer.clone(),
             alipay_keys: settings.alipay_keys.clone(),
             approval_mode: settings.approval_mode,
             max_body_bytes: settings.max_body_bytes,
-            pool,
+            pool: pool.clone(),
             db_timeouts: settings.db_timeouts,
+            notify_policy: settings.notify.policy(),
+            notifier_wake: wake.clone(),
+            metrics: metrics.clone(),
         });
         let admin = web::Data::new(AdminContext {
             pool: aps.pool.clone(),
@@ -48,6 +59,8 @@ impl Application {
             reason_templates: settings.admin.reason_templates.clone(),
             trust_forwarded_for: settings.admin.trust_forwarded_for,
             dummy_password_hash: password::dummy_hash()?,
+            notify_policy: settings.notify.policy(),
+            notifier_wake: wake.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -62,9 +75,32 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
+        let notifier = match settings.notify.workers_enabled {
+            true => Some(notifier::start(NotifierConfig {
+                pool,
+                database_url: database_url.to_owned(),
+                db_timeouts: settings.db_timeouts,
+                policy: settings.notify.policy(),
+                alipay_gateway_url: settings.notify.alipay_gateway_url.clone(),
+                client_id: settings.client_id.clone(),
+                signer: settings.signer.clone(),
+                alipay_keys: settings.alipay_keys.clone(),
+                allow_private_targets: settings.notify.allow_private_targets,
+                ssl_cert_file: settings.notify.ssl_cert_file.clone(),
+                lease: settings.notify.lease,
+                concurrency: settings.notify.concurrency,
+                poll_interval: settings.notify.poll_interval,
+                connect_timeout: settings.notify.timeout.min(Duration::from_secs(5)),
+                request_timeout: settings.notify.timeout,
+                metrics,
+                wake,
+            })?),
+            false => None,
+        };
         Ok(Application {
             port,
             server: server.run(),
+            notifier,
         })
     }
 
@@ -77,9 +113,14 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until stopped by a signal (SIGTERM/SIGINT, gracefully) or the handle.
+    /// Runs until stopped by a signal (SIGTERM/SIGINT, gracefully) or the handle;
+    /// then lets the notifier finish the attempts it has in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(notifier) = self.notifier {
+            notifier.shutdown(Duration::from_secs(30)).await;
+        }
+        served
     }
 }
 
@@ -133,8 +174,7 @@ async fn serve_with(
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
-    let pool = db::build_pool(database_url, settings.db_pool_size, settings.db_timeouts);
-    let app = Application::build(settings, pool)?;
+    let app = Application::build(settings, database_url)?;
     announce(settings, keys, app.port());
     app.run_until_stopped().await?;
     tracing::info!("stopped");

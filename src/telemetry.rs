@@ -1,4 +1,6 @@
-//! Logging: tracing to stdout, filtered by RUST_LOG (default `info`).
+//! Logging: tracing to standard error (standard output stays for command
+//! output, such as the Alipay+ stand-in's JSON lines), filtered by RUST_LOG
+//! (default `info`).
 
 use tracing_subscriber::EnvFilter;
 
@@ -15,7 +17,8 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder

@@ -9,10 +9,11 @@ use super::auth::Reviewer;
 use super::error::AdminError;
 use super::login::see_other;
 use super::views::{
-    AuditItem, DetailPage, Flash, HistoryItem, Nav, Section, format_age, format_time,
+    AttemptItem, AuditItem, DetailPage, Flash, HistoryItem, Nav, NotificationItem, Section,
+    format_age, format_time,
 };
 use crate::db::review::{self, DecideOutcome, RegistrationRow};
-use crate::db::{self, audit};
+use crate::db::{self, audit, notifications};
 use crate::domain::changes::{Field, content_changes, flatten};
 use crate::domain::review::{Decision, DecisionError, RejectCode};
 
@@ -93,10 +94,28 @@ pub async fn show(
         };
         let history = review::list_merchant_history(conn, &row)?;
         let trail = audit::find_for_registration(conn, &row.registration_request_id)?;
-        Ok(Some((row, history, trail)))
+        let sent = notifications::find_for_registration(conn, row.id)?;
+        Ok(Some((row, history, trail, sent)))
     })
     .await?;
-    let (row, history, trail) = loaded.ok_or(AdminError::NotFound)?;
+    let (row, history, trail, (sent, attempts)) = loaded.ok_or(AdminError::NotFound)?;
+    let targets: std::collections::HashMap<i64, String> =
+        sent.iter().map(|n| (n.id, n.target.clone())).collect();
+    let notification_summary = if sent.is_empty() {
+        if row.status == "PENDING" {
+            "none until a decision".to_owned()
+        } else {
+            "none".to_owned()
+        }
+    } else {
+        sent.iter()
+            .map(|n| match n.status.as_str() {
+                "pending" => format!("{}: pending ({} attempts so far)", n.target, n.attempts),
+                other => format!("{}: {other} after {} attempt(s)", n.target, n.attempts),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
 
     // What changed since the merchant's latest approval other than this one.
     let last_approved = history
@@ -142,6 +161,16 @@ pub async fn show(
             .into_iter()
             .map(|c| (c.as_str(), c.label()))
             .collect(),
+        notifications: sent.into_iter().map(NotificationItem::from).collect(),
+        notification_summary,
+        attempts: attempts
+            .into_iter()
+            .map(|a| {
+                let target = targets.get(&a.notification_id).cloned().unwrap_or_default();
+                AttemptItem::new(a, &target)
+            })
+            .collect(),
+        can_redrive: reviewer.is_admin(),
     };
     let body = page
         .render()
@@ -259,12 +288,14 @@ pub async fn decide(
     };
 
     let who = reviewer.username.clone();
+    let policy = ctx.notify_policy.clone();
     let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-        Ok(review::decide(conn, id, &decision, &who)?)
+        Ok(review::decide(conn, id, &decision, &who, &policy)?)
     })
     .await?;
     match outcome {
         DecideOutcome::Decided(row) => {
+            ctx.notifier_wake.notify_one();
             tracing::info!(
                 registration_request_id = %row.registration_request_id,
                 status = %row.status,

@@ -6,17 +6,20 @@ mod auth;
 mod detail;
 mod error;
 mod login;
+mod notifications;
 pub mod password;
 mod queue;
 mod users;
 mod views;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 
 use crate::db::{DbTimeouts, PgPool};
+use crate::domain::notification::NotifyPolicy;
 
 pub use auth::Reviewer;
 
@@ -34,6 +37,9 @@ pub struct AdminContext {
     pub trust_forwarded_for: bool,
     /// A hash to verify against for unknown users, so they take as long as known ones.
     pub dummy_password_hash: String,
+    pub notify_policy: NotifyPolicy,
+    /// Wakes this process's notifier at once after a decision.
+    pub notifier_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The pages' only stylesheet, inlined so that every page (sign-in included)
@@ -72,6 +78,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
             .route(
                 "/registrations/{id}/decision",
                 web::post().to(detail::decide),
+            )
+            .route("/notifications", web::get().to(notifications::list))
+            .route(
+                "/notifications/retry",
+                web::post().to(notifications::redrive),
             )
             .route("/users", web::get().to(users::list))
             .route("/users/{username}/{action}", web::post().to(users::change))

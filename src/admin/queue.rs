@@ -69,10 +69,11 @@ pub async fn show(
     };
 
     let list_filter = filter.clone();
-    let (mut rows, counts) = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+    let (mut rows, counts, undelivered) = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
         Ok((
             review::list_queue(conn, &list_filter)?,
             review::count_by_status(conn)?,
+            crate::db::notifications::count_unfinished(conn)?,
         ))
     })
     .await?;
@@ -167,6 +168,7 @@ pub async fn show(
 
     let page = QueuePage {
         flash: query.flash.as_deref().and_then(flash_text),
+        undelivered,
         nav_bar: Nav {
             username: reviewer.username.clone(),
             csrf: reviewer.csrf_token.clone(),

@@ -5,6 +5,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::db::audit::AuditEntry;
+use crate::db::notifications::{AttemptRow, NotificationRow};
 use crate::db::review::RegistrationRow;
 use crate::domain::changes::{Change, Field};
 
@@ -82,6 +83,7 @@ pub struct QueueItem {
 pub struct QueuePage {
     pub nav_bar: Nav,
     pub flash: Option<Flash>,
+    pub undelivered: i64,
     pub counts: Vec<CountLink>,
     pub status: String,
     pub statuses: Vec<(&'static str, &'static str)>,
@@ -160,9 +162,105 @@ pub struct DetailPage<'a> {
     pub can_decide: bool,
     pub reason_templates: &'a [String],
     pub reject_codes: Vec<(&'static str, &'static str)>,
+    pub notifications: Vec<NotificationItem>,
+    pub notification_summary: String,
+    pub attempts: Vec<AttemptItem>,
+    pub can_redrive: bool,
 }
 
 impl DetailPage<'_> {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
+}
+
+/// A notification as a row on the admin pages.
+pub struct NotificationItem {
+    pub id: i64,
+    pub registration_href: String,
+    pub registration_request_id: String,
+    pub target: String,
+    pub url: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt: String,
+    pub last_error: String,
+    pub last_result: String,
+    pub delivered: String,
+    pub unfinished: bool,
+}
+
+impl From<NotificationRow> for NotificationItem {
+    fn from(n: NotificationRow) -> Self {
+        let last_result = match (n.last_http_status, &n.last_result_code) {
+            (Some(http), Some(code)) => format!("HTTP {http}, {code}"),
+            (Some(http), None) => format!("HTTP {http}"),
+            (None, Some(code)) => code.clone(),
+            (None, None) => String::new(),
+        };
+        NotificationItem {
+            id: n.id,
+            registration_href: format!("/admin/registrations/{}", n.registration_id),
+            unfinished: n.status == "failed" || n.status == "dead",
+            next_attempt: if n.status == "pending" {
+                format_time(n.next_attempt_at)
+            } else {
+                String::new()
+            },
+            registration_request_id: n.registration_request_id,
+            target: n.target,
+            url: n.url,
+            status: n.status,
+            attempts: n.attempts,
+            last_error: n.last_error.unwrap_or_default(),
+            last_result,
+            delivered: n.delivered_at.map(format_time).unwrap_or_default(),
+        }
+    }
+}
+
+pub struct AttemptItem {
+    pub target: String,
+    pub attempt: i32,
+    pub started: String,
+    pub duration_ms: i32,
+    pub http_status: String,
+    pub result_code: String,
+    pub error: String,
+    pub outcome: String,
+}
+
+impl AttemptItem {
+    pub fn new(a: AttemptRow, target: &str) -> Self {
+        AttemptItem {
+            target: target.to_owned(),
+            attempt: a.attempt,
+            started: format_time(a.started_at),
+            duration_ms: a.duration_ms,
+            http_status: a.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            result_code: a.result_code.unwrap_or_default(),
+            error: a.error.unwrap_or_default(),
+            outcome: a.outcome,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage {
+    pub nav_bar: Nav,
+    pub flash: Option<Flash>,
+    pub status: String,
+    pub target: String,
+    pub items: Vec<NotificationItem>,
+    pub can_redrive: bool,
+}
+
+impl NotificationsPage {
     pub fn stylesheet(&self) -> &'static str {
         super::STYLESHEET
     }

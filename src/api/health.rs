@@ -26,3 +26,19 @@ pub async fn readyz(ctx: web::Data<ApsContext>) -> HttpResponse {
         }
     }
 }
+
+/// Prometheus text format. Queue figures are read from the database now; if it
+/// is away they are left out rather than failing the scrape.
+pub async fn metrics(ctx: web::Data<ApsContext>) -> HttpResponse {
+    match db::run(&ctx.pool, ctx.db_timeouts, |conn| {
+        Ok(db::notifications::queue_stats(conn)?)
+    })
+    .await
+    {
+        Ok(stats) => ctx.metrics.set_queue(&stats),
+        Err(e) => tracing::warn!(error = %e, "metrics: queue figures unavailable"),
+    }
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(ctx.metrics.render())
+}

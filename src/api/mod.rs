@@ -10,6 +10,8 @@ use actix_web::web;
 
 use crate::db::{DbTimeouts, PgPool};
 use crate::domain::ApprovalMode;
+use crate::domain::notification::NotifyPolicy;
+use crate::metrics::Metrics;
 use crate::protocol::signature::{KeyRing, Signer};
 
 /// What the `/aps` handlers need, shared by every worker.
@@ -22,12 +24,17 @@ pub struct ApsContext {
     pub max_body_bytes: usize,
     pub pool: PgPool,
     pub db_timeouts: DbTimeouts,
+    pub notify_policy: NotifyPolicy,
+    /// Wakes this process's notifier at once when work was queued here.
+    pub notifier_wake: Arc<tokio::sync::Notify>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<ApsContext>) {
     cfg.app_data(ctx)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
         .service(web::scope("/aps").default_service(web::to(aps::entry)))
         .service(web::scope("/ams").default_service(web::to(aps::entry)));
 }

@@ -6,9 +6,13 @@ use diesel::pg::PgConnection;
 
 use super::ApsContext;
 use super::aps::{ApsError, Reply};
+use diesel::Connection as _;
+
+use crate::db::notifications;
 use crate::db::registrations::{self as store, NewRegistration, StoredAnswer};
 use crate::db::{self, DbError};
 use crate::domain::admission::{Admission, admit};
+use crate::domain::notification::{DecidedRegistration, NotifyPolicy};
 use crate::domain::registration::{content_fingerprint, validate};
 use crate::domain::status::RegistrationStatus;
 use crate::domain::{AUTO_REVIEWER, ApprovalMode};
@@ -79,11 +83,15 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
         decided_by,
     };
 
-    match db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-        intake(conn, &new, &merchant_key)
+    let policy = ctx.notify_policy.clone();
+    let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+        intake(conn, &new, &merchant_key, &policy)
     })
-    .await?
-    {
+    .await?;
+    if matches!(outcome, Intake::Answer(_)) && ctx.approval_mode == ApprovalMode::Auto {
+        ctx.notifier_wake.notify_one();
+    }
+    match outcome {
         Intake::Answer(stored) => {
             let code = ResultCode::parse(&stored.result_code).ok_or_else(|| {
                 DbError::Worker(format!(
@@ -108,6 +116,7 @@ fn intake(
     conn: &mut PgConnection,
     new: &NewRegistration,
     merchant_key: &str,
+    policy: &NotifyPolicy,
 ) -> Result<Intake, DbError> {
     let known = store::find_intake_context(conn, &new.registration_request_id, merchant_key)?;
     if let Some(existing) = known.existing {
@@ -118,7 +127,7 @@ fn intake(
         Admission::RepeatRegistration => return Ok(Intake::Repeat),
         Admission::Admit => {}
     }
-    if store::insert_registration(conn, new)? {
+    if insert(conn, new, policy)? {
         return Ok(Intake::Answer(StoredAnswer {
             registration_request_id: new.registration_request_id.clone(),
             request_fingerprint: new.request_fingerprint.clone(),
@@ -134,6 +143,36 @@ fn intake(
             None => Intake::UnderReview,
         },
     )
+}
+
+/// Stores the registration. One approved at once (auto mode) is also decided:
+/// the merchant's notification is written in the same transaction.
+fn insert(
+    conn: &mut PgConnection,
+    new: &NewRegistration,
+    policy: &NotifyPolicy,
+) -> Result<bool, DbError> {
+    let Some(url) = new
+        .registration_notify_url
+        .as_deref()
+        .filter(|_| new.decided_at.is_some())
+    else {
+        return Ok(store::insert_registration(conn, new)?.is_some());
+    };
+    Ok(conn.transaction(|conn| {
+        let Some(id) = store::insert_registration(conn, new)? else {
+            return Ok::<_, diesel::result::Error>(false);
+        };
+        let facts = DecidedRegistration {
+            registration_request_id: &new.registration_request_id,
+            reference_merchant_id: &new.reference_merchant_id,
+            status: RegistrationStatus::Approved,
+            reason: None,
+            reject_code: None,
+        };
+        notifications::enqueue_for_decision(conn, id, &facts, false, Some(url), policy)?;
+        Ok(true)
+    })?)
 }
 
 /// A request id is bound to the body it was accepted with, forever.

@@ -15,6 +15,7 @@ pub mod action {
     pub const USER_CREATED: &str = "user.created";
     pub const USER_DISABLED: &str = "user.disabled";
     pub const USER_ENABLED: &str = "user.enabled";
+    pub const NOTIFICATION_REDRIVEN: &str = "notification.redriven";
 }
 
 #[derive(Debug, Clone, Default, Insertable)]

@@ -2,6 +2,7 @@
 //! module of queries per table. Diesel stays inside this module.
 
 pub mod audit;
+pub mod notifications;
 pub mod registrations;
 pub mod review;
 pub mod schema;

@@ -101,13 +101,17 @@ pub fn find_answer(conn: &mut PgConnection, request_id: &str) -> QueryResult<Opt
 }
 
 /// Inserts unless the request id is taken or the merchant already has a
-/// PENDING registration (both unique indexes); `false` means one of those.
-pub fn insert_registration(conn: &mut PgConnection, new: &NewRegistration) -> QueryResult<bool> {
-    let inserted = diesel::insert_into(registrations::table)
+/// PENDING registration (both unique indexes); `None` means one of those.
+pub fn insert_registration(
+    conn: &mut PgConnection,
+    new: &NewRegistration,
+) -> QueryResult<Option<i64>> {
+    diesel::insert_into(registrations::table)
         .values(new)
         .on_conflict_do_nothing()
-        .execute(conn)?;
-    Ok(inserted == 1)
+        .returning(registrations::id)
+        .get_result(conn)
+        .optional()
 }
 
 /// The merchant key the generated column computes, for lookups.

@@ -7,9 +7,12 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int8, Text, Timestamptz};
 
+use super::notifications;
 use super::schema::registrations;
+use crate::domain::notification::{DecidedRegistration, NotifyPolicy};
 use crate::domain::review::Decision;
 use crate::domain::status::RegistrationStatus;
+use crate::protocol::result::ResultCode;
 
 /// A page position: the last row shown, for keyset pagination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +189,7 @@ pub fn decide(
     id: i64,
     decision: &Decision,
     reviewer: &str,
+    policy: &NotifyPolicy,
 ) -> QueryResult<DecideOutcome> {
     use registrations::dsl as r;
     conn.transaction(|conn| {
@@ -202,7 +206,25 @@ pub fn decide(
                 .get_result(conn)
                 .optional()?;
         Ok(match decided {
-            Some(row) => DecideOutcome::Decided(row),
+            Some(row) => {
+                let facts = DecidedRegistration {
+                    registration_request_id: &row.registration_request_id,
+                    reference_merchant_id: &row.reference_merchant_id,
+                    status: decision.target(),
+                    reason: decision.reason(),
+                    reject_code: decision.reject_code(),
+                };
+                let told_in_process = row.result_code == ResultCode::RegistrationInProcess.as_str();
+                notifications::enqueue_for_decision(
+                    conn,
+                    row.id,
+                    &facts,
+                    told_in_process,
+                    row.registration_notify_url.as_deref(),
+                    policy,
+                )?;
+                DecideOutcome::Decided(row)
+            }
             None => match find_registration(conn, id)? {
                 Some(current) => DecideOutcome::AlreadyDecided(current),
                 None => DecideOutcome::NotFound,

@@ -65,4 +65,48 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(registrations, users, sessions, audit_log);
+
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        registration_id -> Int8,
+        registration_request_id -> Text,
+        target -> Text,
+        url -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Int4,
+        round_attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        last_result_code -> Nullable<Text>,
+        last_http_status -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notification_attempts (id) {
+        id -> Int8,
+        notification_id -> Int8,
+        attempt -> Int4,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+        http_status -> Nullable<Int4>,
+        result_code -> Nullable<Text>,
+        error -> Nullable<Text>,
+        outcome -> Text,
+    }
+}
+
+diesel::joinable!(notification_attempts -> notifications (notification_id));
+diesel::joinable!(notifications -> registrations (registration_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    registrations,
+    users,
+    sessions,
+    audit_log,
+    notifications,
+    notification_attempts
+);

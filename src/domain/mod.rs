@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod changes;
+pub mod notification;
 pub mod registration;
 pub mod review;
 pub mod status;

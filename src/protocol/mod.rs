@@ -3,6 +3,7 @@
 
 pub mod canonical;
 pub mod keys;
+pub mod notify;
 pub mod registration;
 pub mod result;
 pub mod signature;

@@ -205,8 +205,9 @@ fn serve_runs_with_zero_configuration() {
     let status = terminate(&mut child);
     let mut stdout = String::new();
     use std::io::Read as _;
+    // Logs go to standard error.
     child
-        .stdout
+        .stderr
         .take()
         .unwrap()
         .read_to_string(&mut stdout)

@@ -14,6 +14,8 @@ use mpp_registrar::config::{AdminSettings, NotifySettings, Settings};
 use mpp_registrar::db::{self, DbTimeouts};
 use mpp_registrar::domain::ApprovalMode;
 use mpp_registrar::pgcluster::PrivateCluster;
+#[allow(unused_imports)]
+use mpp_registrar::protocol::keys;
 use mpp_registrar::protocol::keys::{read_signer, read_verifier};
 use mpp_registrar::protocol::paths;
 use mpp_registrar::protocol::signature::{
@@ -238,9 +240,19 @@ pub fn test_settings() -> Settings {
         db_timeouts: DbTimeouts::default(),
         notify: NotifySettings {
             alipay_gateway_url: None,
-            retry_gaps: vec![],
-            merchant_retry_gaps: vec![],
+            retry_gaps: vec![Duration::from_millis(300), Duration::from_millis(300)],
+            merchant_retry_gaps: vec![
+                Duration::ZERO,
+                Duration::from_millis(300),
+                Duration::from_millis(300),
+            ],
             allow_private_targets: true,
+            ssl_cert_file: Some(crate::stubs::test_ca().ca_file.clone()),
+            timeout: Duration::from_secs(2),
+            concurrency: 8,
+            lease: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(250),
+            workers_enabled: true,
         },
         admin: AdminSettings {
             reason_templates: vec![
@@ -259,6 +271,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub handle: ServerHandle,
     pub client: reqwest::Client,
+    stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -268,11 +281,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(db: TestDb, customise: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings();
     customise(&mut settings);
-    let pool = db::build_pool(&db.url, settings.db_pool_size, settings.db_timeouts);
-    let app = Application::build(&settings, pool).expect("server builds");
+    let app = Application::build(&settings, &db.url).expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let stopped = Some(tokio::spawn(app.run_until_stopped()));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -282,13 +294,17 @@ pub async fn spawn_app_with(db: TestDb, customise: impl FnOnce(&mut Settings)) -
         db,
         handle,
         client,
+        stopped,
     }
 }
 
 impl TestApp {
-    /// Stops the server gracefully and hands back its database.
+    /// Stops the server gracefully (its notifier too) and hands back its database.
     pub async fn stop(self) -> TestDb {
         self.handle.stop(true).await;
+        if let Some(done) = self.stopped {
+            let _ = done.await;
+        }
         self.db
     }
 
@@ -460,7 +476,8 @@ impl ApsResponse {
     }
 }
 
-/// The online sample with a given request id and merchant id.
+/// The online sample with a given request id and merchant id, without its
+/// registrationNotifyUrl (tests that notify a merchant set their own).
 pub fn online_request(request_id: &str, merchant_id: &str) -> Value {
     let mut body: Value = serde_json::from_slice(
         &std::fs::read(fixture_path("samples/registration-request-online.json")).unwrap(),
@@ -468,6 +485,9 @@ pub fn online_request(request_id: &str, merchant_id: &str) -> Value {
     .unwrap();
     body["registrationRequestId"] = Value::from(request_id);
     body["merchantInfo"]["referenceMerchantId"] = Value::from(merchant_id);
+    body.as_object_mut()
+        .unwrap()
+        .remove("registrationNotifyUrl");
     body
 }
 
@@ -549,17 +569,20 @@ pub fn hidden_value(html: &str, name: &str) -> Option<String> {
 
 impl AdminClient {
     pub fn new(app: &TestApp) -> AdminClient {
+        Self::for_address(&app.address)
+    }
+
+    pub fn for_address(address: &str) -> AdminClient {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        let origin = app.address.clone();
         AdminClient {
             http,
-            base: app.address.clone(),
-            origin,
+            base: address.to_owned(),
+            origin: address.to_owned(),
         }
     }
 

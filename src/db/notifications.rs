@@ -1,0 +1,364 @@
+//! The notification outbox: rows written with a decision, claimed by workers
+//! with a lease, finished fenced by attempt number, and re-driven by people.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double, Int4, Nullable, Text};
+
+use super::audit::{self, NewAuditEntry, action};
+use super::schema::{notification_attempts, notifications};
+use crate::domain::notification::{
+    DecidedRegistration, NotifyPolicy, Target, alipay_body, merchant_body, state,
+    unusable_merchant_url,
+};
+use crate::protocol::paths;
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = notifications)]
+struct NewNotification<'a> {
+    registration_id: i64,
+    registration_request_id: &'a str,
+    target: &'a str,
+    url: &'a str,
+    body: String,
+    status: &'a str,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<&'a str>,
+}
+
+/// Writes the notifications a decision causes, inside the decision's
+/// transaction: Alipay+ when it was told REGISTRATION_IN_PROCESS (after a
+/// SUCCESS it already knows), and the merchant when it gave a URL.
+pub fn enqueue_for_decision(
+    conn: &mut PgConnection,
+    registration_id: i64,
+    decided: &DecidedRegistration<'_>,
+    alipay_was_told_in_process: bool,
+    merchant_url: Option<&str>,
+    policy: &NotifyPolicy,
+) -> QueryResult<usize> {
+    let now = Utc::now();
+    let delay = |target: Target| {
+        now + chrono::Duration::from_std(policy.schedule(target).initial_delay).unwrap_or_default()
+    };
+    let mut rows = Vec::new();
+    if alipay_was_told_in_process && let Some(body) = alipay_body(decided) {
+        rows.push(NewNotification {
+            registration_id,
+            registration_request_id: decided.registration_request_id,
+            target: Target::Alipay.as_str(),
+            url: paths::NOTIFY_REGISTRATION_STATUS,
+            body,
+            status: state::PENDING,
+            next_attempt_at: delay(Target::Alipay),
+            last_error: None,
+        });
+    }
+    if let Some(url) = merchant_url
+        && let Some(body) = merchant_body(decided)
+    {
+        let unusable = unusable_merchant_url(url);
+        rows.push(NewNotification {
+            registration_id,
+            registration_request_id: decided.registration_request_id,
+            target: Target::Merchant.as_str(),
+            url,
+            body,
+            status: if unusable.is_some() {
+                state::FAILED
+            } else {
+                state::PENDING
+            },
+            next_attempt_at: delay(Target::Merchant),
+            last_error: unusable,
+        });
+    }
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    diesel::insert_into(notifications::table)
+        .values(&rows)
+        .execute(conn)
+}
+
+/// A claimed notification, to be sent outside any transaction.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub registration_request_id: String,
+    #[diesel(sql_type = Text)]
+    pub target: String,
+    #[diesel(sql_type = Text)]
+    pub url: String,
+    #[diesel(sql_type = Text)]
+    pub body: String,
+    /// The fencing token: this attempt's number.
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    /// Attempts in this round, this one included.
+    #[diesel(sql_type = Int4)]
+    pub round_attempts: i32,
+}
+
+/// Claims up to `limit` due notifications in one short statement: each gets
+/// its attempt number and a lease (its next due time moves to the lease's end,
+/// so a crashed worker's row comes back by itself).
+pub fn claim_due(
+    conn: &mut PgConnection,
+    limit: i64,
+    lease: std::time::Duration,
+    include_alipay: bool,
+) -> QueryResult<Vec<Claimed>> {
+    diesel::sql_query(
+        "UPDATE notifications n
+            SET attempts = n.attempts + 1,
+                round_attempts = n.round_attempts + 1,
+                next_attempt_at = now() + make_interval(secs => $1)
+          WHERE n.id IN (SELECT id FROM notifications
+                          WHERE status = 'pending' AND next_attempt_at <= now() AND ($2 OR target = 'merchant')
+                          ORDER BY next_attempt_at
+                          LIMIT $3
+                          FOR UPDATE SKIP LOCKED)
+      RETURNING n.id, n.registration_request_id, n.target, n.url, n.body, n.attempts, n.round_attempts",
+    )
+    .bind::<Double, _>(lease.as_secs_f64())
+    .bind::<Bool, _>(include_alipay)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+/// How one attempt ended, as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub http_status: Option<i32>,
+    pub result_code: Option<String>,
+    pub error: Option<String>,
+    /// `delivered`, `retry`, `failed` or `dead`.
+    pub outcome: &'static str,
+    /// For `retry`: when the next attempt is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Records an attempt and, if it is still the latest claim of a pending row,
+/// applies its outcome. Returns whether the outcome was applied (false: the
+/// lease ran out and another worker owns the row now).
+pub fn finish_attempt(
+    conn: &mut PgConnection,
+    claimed: &Claimed,
+    record: &AttemptRecord,
+) -> QueryResult<bool> {
+    use notifications::dsl as n;
+    conn.transaction(|conn| {
+        diesel::insert_into(notification_attempts::table)
+            .values((
+                notification_attempts::notification_id.eq(claimed.id),
+                notification_attempts::attempt.eq(claimed.attempts),
+                notification_attempts::started_at.eq(record.started_at),
+                notification_attempts::duration_ms.eq(record.duration_ms),
+                notification_attempts::http_status.eq(record.http_status),
+                notification_attempts::result_code.eq(&record.result_code),
+                notification_attempts::error.eq(&record.error),
+                notification_attempts::outcome.eq(record.outcome),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+        let status = match record.outcome {
+            "delivered" => state::DELIVERED,
+            "failed" => state::FAILED,
+            "dead" => state::DEAD,
+            _ => state::PENDING,
+        };
+        let fenced = n::notifications.filter(
+            n::id
+                .eq(claimed.id)
+                .and(n::attempts.eq(claimed.attempts))
+                .and(n::status.eq(state::PENDING)),
+        );
+        let applied = diesel::update(fenced)
+            .set((
+                n::status.eq(status),
+                n::next_attempt_at.eq(record.next_attempt_at.unwrap_or_else(Utc::now)),
+                n::last_error.eq(&record.error),
+                n::last_result_code.eq(&record.result_code),
+                n::last_http_status.eq(record.http_status),
+                n::delivered_at.eq((status == state::DELIVERED).then(Utc::now)),
+            ))
+            .execute(conn)?;
+        Ok(applied == 1)
+    })
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub registration_id: i64,
+    pub registration_request_id: String,
+    pub target: String,
+    pub url: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub last_result_code: Option<String>,
+    pub last_http_status: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notification_attempts)]
+pub struct AttemptRow {
+    pub notification_id: i64,
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub http_status: Option<i32>,
+    pub result_code: Option<String>,
+    pub error: Option<String>,
+    pub outcome: String,
+}
+
+/// A registration's notifications and every attempt, oldest first.
+pub fn find_for_registration(
+    conn: &mut PgConnection,
+    registration_id: i64,
+) -> QueryResult<(Vec<NotificationRow>, Vec<AttemptRow>)> {
+    let rows: Vec<NotificationRow> = notifications::table
+        .filter(notifications::registration_id.eq(registration_id))
+        .order(notifications::id.asc())
+        .select(NotificationRow::as_select())
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let attempts = notification_attempts::table
+        .filter(notification_attempts::notification_id.eq_any(ids))
+        .order((
+            notification_attempts::notification_id.asc(),
+            notification_attempts::attempt.asc(),
+        ))
+        .select(AttemptRow::as_select())
+        .load(conn)?;
+    Ok((rows, attempts))
+}
+
+/// Which failed or dead notifications a re-drive takes.
+#[derive(Debug, Clone, Default)]
+pub struct RedriveFilter {
+    pub ids: Vec<i64>,
+    pub registration_request_id: Option<String>,
+    /// `failed` or `dead`; `None`: both.
+    pub status: Option<String>,
+    pub target: Option<Target>,
+}
+
+/// Lists failed or dead notifications that match.
+pub fn find_unfinished(
+    conn: &mut PgConnection,
+    filter: &RedriveFilter,
+    limit: i64,
+) -> QueryResult<Vec<NotificationRow>> {
+    let mut query = notifications::table
+        .filter(notifications::status.eq_any([state::FAILED, state::DEAD]))
+        .select(NotificationRow::as_select())
+        .order(notifications::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if !filter.ids.is_empty() {
+        query = query.filter(notifications::id.eq_any(filter.ids.clone()));
+    }
+    if let Some(id) = &filter.registration_request_id {
+        query = query.filter(notifications::registration_request_id.eq(id.clone()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(notifications::status.eq(status.clone()));
+    }
+    if let Some(target) = filter.target {
+        query = query.filter(notifications::target.eq(target.as_str()));
+    }
+    query.load(conn)
+}
+
+/// Puts failed or dead notifications back in the queue, due now, at the start
+/// of their retry schedule, and audits each one under `actor`. Returns the
+/// rows re-driven (as they were).
+pub fn redrive(
+    conn: &mut PgConnection,
+    filter: &RedriveFilter,
+    actor: &str,
+    address: Option<&str>,
+) -> QueryResult<Vec<NotificationRow>> {
+    use notifications::dsl as n;
+    conn.transaction(|conn| {
+        let rows = find_unfinished(conn, filter, i64::MAX)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        diesel::update(
+            n::notifications.filter(
+                n::id
+                    .eq_any(&ids)
+                    .and(n::status.eq_any([state::FAILED, state::DEAD])),
+            ),
+        )
+        .set((
+            n::status.eq(state::PENDING),
+            n::round_attempts.eq(0),
+            n::next_attempt_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+        for row in &rows {
+            let detail = format!(
+                "{} notification, was {} after {} attempts",
+                row.target, row.status, row.attempts
+            );
+            let entry = NewAuditEntry {
+                actor,
+                action: action::NOTIFICATION_REDRIVEN,
+                registration_request_id: Some(&row.registration_request_id),
+                detail: Some(&detail),
+                address,
+            };
+            audit::insert_entry(conn, &entry)?;
+        }
+        Ok(rows)
+    })
+}
+
+/// Queue figures for metrics: per target, pending rows, rows due now, and the age of the oldest due row.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct QueueStats {
+    #[diesel(sql_type = Text)]
+    pub target: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+    #[diesel(sql_type = BigInt)]
+    pub due: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub oldest_due_seconds: Option<f64>,
+}
+
+pub fn queue_stats(conn: &mut PgConnection) -> QueryResult<Vec<QueueStats>> {
+    diesel::sql_query(
+        "SELECT target, status, count(*) AS count,
+                count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()) AS due,
+                extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()))::float8
+                    AS oldest_due_seconds
+           FROM notifications
+          WHERE status IN ('pending', 'failed', 'dead')
+          GROUP BY target, status",
+    )
+    .load(conn)
+}
+
+/// Failed and dead notifications, for the mark on the admin pages.
+pub fn count_unfinished(conn: &mut PgConnection) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::status.eq_any([state::FAILED, state::DEAD]))
+        .count()
+        .get_result(conn)
+}

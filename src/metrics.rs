@@ -1,0 +1,155 @@
+//! Prometheus metrics. Counters and histograms live in the process; figures
+//! that belong to the whole system (queue depth, oldest due notification) are
+//! read from PostgreSQL at scrape time, so every instance reports the truth.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabel {
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub target: String,
+    pub status: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub notifications_delivered: Family<TargetLabel, Counter>,
+    pub notifications_retried: Family<TargetLabel, Counter>,
+    pub notifications_failed: Family<TargetLabel, Counter>,
+    pub notifications_dead: Family<TargetLabel, Counter>,
+    pub notification_attempt_seconds: Family<TargetLabel, Histogram>,
+    pub notification_queue: Family<QueueLabel, Gauge>,
+    pub notifications_due: Family<TargetLabel, Gauge>,
+    pub notification_oldest_due_seconds:
+        Family<TargetLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("mpp");
+        let m = Metrics {
+            registry: Mutex::new(Registry::default()),
+            notifications_delivered: Family::default(),
+            notifications_retried: Family::default(),
+            notifications_failed: Family::default(),
+            notifications_dead: Family::default(),
+            notification_attempt_seconds: Family::new_with_constructor(latency_histogram),
+            notification_queue: Family::default(),
+            notifications_due: Family::default(),
+            notification_oldest_due_seconds: Family::default(),
+        };
+        registry.register(
+            "notifications_delivered",
+            "Notifications delivered",
+            m.notifications_delivered.clone(),
+        );
+        registry.register(
+            "notifications_retried",
+            "Attempts that will be retried",
+            m.notifications_retried.clone(),
+        );
+        registry.register(
+            "notifications_failed",
+            "Notifications refused for good (no retry)",
+            m.notifications_failed.clone(),
+        );
+        registry.register(
+            "notifications_dead",
+            "Notifications whose retries ran out",
+            m.notifications_dead.clone(),
+        );
+        registry.register(
+            "notification_attempt_seconds",
+            "Duration of one notification attempt",
+            m.notification_attempt_seconds.clone(),
+        );
+        registry.register(
+            "notification_queue",
+            "Notifications not delivered, by target and status (pending, failed, dead)",
+            m.notification_queue.clone(),
+        );
+        registry.register(
+            "notifications_due",
+            "Pending notifications due now",
+            m.notifications_due.clone(),
+        );
+        registry.register(
+            "notification_oldest_due_seconds",
+            "Age of the oldest due notification",
+            m.notification_oldest_due_seconds.clone(),
+        );
+        *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
+        m
+    }
+}
+
+impl Metrics {
+    pub fn target(target: &str) -> TargetLabel {
+        TargetLabel {
+            target: target.to_owned(),
+        }
+    }
+
+    /// The Prometheus text exposition of everything registered.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Sets the queue gauges from the database's figures.
+    pub fn set_queue(&self, stats: &[crate::db::notifications::QueueStats]) {
+        self.notification_queue.clear();
+        self.notifications_due.clear();
+        self.notification_oldest_due_seconds.clear();
+        for target in ["alipay", "merchant"] {
+            for status in ["pending", "failed", "dead"] {
+                let count = stats
+                    .iter()
+                    .find(|s| s.target == target && s.status == status)
+                    .map(|s| s.count)
+                    .unwrap_or(0);
+                self.notification_queue
+                    .get_or_create(&QueueLabel {
+                        target: target.into(),
+                        status: status.into(),
+                    })
+                    .set(count);
+            }
+            let pending = stats
+                .iter()
+                .find(|s| s.target == target && s.status == "pending");
+            self.notifications_due
+                .get_or_create(&Self::target(target))
+                .set(pending.map(|s| s.due).unwrap_or(0));
+            self.notification_oldest_due_seconds
+                .get_or_create(&Self::target(target))
+                .set(pending.and_then(|s| s.oldest_due_seconds).unwrap_or(0.0));
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! LISTEN mpp_notifications on a connection of its own, so that a decision
+//! committed by any instance wakes every instance's workers at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
+use tokio::sync::{Notify, watch};
+
+pub const CHANNEL: &str = "mpp_notifications";
+
+/// How often the socket is checked for notifications. libpq exposes no
+/// blocking wait through diesel, so this is a cheap non-blocking read.
+const CHECK_EVERY: Duration = Duration::from_millis(10);
+
+pub fn spawn(database_url: String, wake: Arc<Notify>, stopped: watch::Receiver<bool>) {
+    let spawned = std::thread::Builder::new().name("notify-listener".into()).spawn(move || {
+        let mut backoff = Duration::from_millis(200);
+        while !*stopped.borrow() {
+            match listen(&database_url, &wake, &stopped) {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection lost; polling until it is back");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the LISTEN thread; the notifier polls");
+    }
+}
+
+fn listen(
+    database_url: &str,
+    wake: &Notify,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let url = crate::db::with_connect_timeout(database_url, Duration::from_secs(3));
+    let mut conn = PgConnection::establish(&url)?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)?;
+    // Anything queued while we were not listening is picked up now.
+    wake.notify_one();
+    let mut since_ping = Duration::ZERO;
+    while !*stopped.borrow() {
+        let mut woke = false;
+        for notification in conn.notifications_iter() {
+            notification?;
+            woke = true;
+        }
+        if woke {
+            wake.notify_one();
+        }
+        std::thread::sleep(CHECK_EVERY);
+        since_ping += CHECK_EVERY;
+        if since_ping >= Duration::from_secs(5) {
+            // Finds a dead connection even when no notification is coming.
+            diesel::sql_query("SELECT 1").execute(&mut conn)?;
+            since_ping = Duration::ZERO;
+        }
+    }
+    Ok(())
+}

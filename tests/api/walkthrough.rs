@@ -1,0 +1,155 @@
+//! The README's loop on one machine, with the real binaries: `simulate alipay`,
+//! `serve` pointed at it, `simulate register`, a reviewer's approval, and the
+//! notification arriving at the stand-in.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mpp-registrar");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn register_review_notify_with_the_real_commands() {
+    let db = TestDb::new();
+    let keys_dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("walk-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(keys_dir.join("keys/mpp")).unwrap();
+    std::fs::create_dir_all(keys_dir.join("keys/alipay")).unwrap();
+    for (from, to) in [
+        ("keys/mpp_private_key.pem", "keys/mpp/private_key.pem"),
+        ("keys/mpp_public_key.pem", "keys/mpp/public_key.pem"),
+        (
+            "test-vectors/private_key_pkcs8.pem",
+            "keys/alipay/private_key.pem",
+        ),
+        ("test-vectors/public_key.pem", "keys/alipay/public_key.pem"),
+    ] {
+        std::fs::copy(fixture_path(from), keys_dir.join(to)).unwrap();
+    }
+    let (gw_port, port) = (free_port(), free_port());
+    let mut gateway = Killed(
+        Command::new(BIN)
+            .args([
+                "simulate",
+                "alipay",
+                "--listen",
+                &format!("127.0.0.1:{gw_port}"),
+            ])
+            .env("MPP_DATA_DIR", &keys_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _server = Killed(
+        Command::new(BIN)
+            .arg("serve")
+            .env("MPP_DATA_DIR", &keys_dir)
+            .env("DATABASE_URL", &db.url)
+            .env("MPP_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ALIPAY_GATEWAY_URL", format!("http://127.0.0.1:{gw_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while reqwest::get(format!("{base}/readyz"))
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let out = Command::new(BIN)
+        .args([
+            "simulate",
+            "register",
+            "--target",
+            &base,
+            "--count",
+            "6",
+            "--concurrency",
+            "3",
+        ])
+        .env("MPP_DATA_DIR", &keys_dir)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("REGISTRATION_IN_PROCESS: 6"), "{report}");
+
+    create_user(&db, "alice", "correct horse battery staple", "reviewer");
+    let client = AdminClient::for_address(&base);
+    client
+        .sign_in("alice", "correct horse battery staple")
+        .await;
+    let queue = client.get("/admin").await;
+    let csrf = queue.csrf();
+    let first = queue
+        .html
+        .split("href=\"/admin/registrations/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let page = client
+        .post(
+            &format!("/admin/registrations/{first}/decision"),
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert!(page.location.unwrap().ends_with("flash=decided"));
+
+    // The stand-in prints each notification it receives as a JSON line.
+    let stdout = gateway.0.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || BufReader::new(stdout).lines().next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let received: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(received["registrationStatus"], "APPROVED");
+    assert_eq!(received["signatureValid"], true);
+    let started = Instant::now();
+    loop {
+        let rows = query_strings(
+            &mut db.connect(),
+            "SELECT status AS v FROM ops.notifications",
+        );
+        if rows == ["delivered"] {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
