@@ -270,7 +270,10 @@ fn refusals() -> Vec<(&'static str, Mutation, &'static str)> {
         ),
         (
             "notify URL spellings disagree",
-            Box::new(|b| b["registrationNotifyURL"] = json!("https://other.example/n")),
+            Box::new(|b| {
+                b["registrationNotifyUrl"] = json!("https://merchant.example/n");
+                b["registrationNotifyURL"] = json!("https://other.example/n");
+            }),
             "registrationNotifyUrl",
         ),
         (
