@@ -202,6 +202,15 @@ pub struct ServeArgs {
     #[arg(long, env = "MPP_CLIENT_ID", value_name = "MPP_CLIENT_ID")]
     pub client_id: Option<String>,
 
+    /// Our `pspName` in inquiry answers (the wallet's name at Alipay+, e.g. ALIPAY_HK).
+    #[arg(
+        long,
+        env = "MPP_PSP_NAME",
+        value_name = "MPP_PSP_NAME",
+        default_value = "WALLET"
+    )]
+    pub psp_name: String,
+
     /// Our RSA private key (PEM PKCS#8 or PKCS#1, or bare base64). Unset: a dev key under MPP_DATA_DIR/keys.
     #[arg(
         long,

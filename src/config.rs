@@ -23,6 +23,7 @@ pub const DEV_CLIENT_ID: &str = "SANDBOX_MPP_REGISTRAR_DEV";
 pub struct Settings {
     pub listen: String,
     pub client_id: String,
+    pub psp_name: String,
     pub signer: Arc<Signer>,
     pub alipay_keys: Arc<KeyRing>,
     pub approval_mode: ApprovalMode,
@@ -142,6 +143,9 @@ impl Settings {
         {
             bail!("SSL_CERT_FILE: cannot read {}", path.display());
         }
+        if args.psp_name.trim().is_empty() {
+            bail!("MPP_PSP_NAME: must not be empty");
+        }
         if args.max_body_bytes < 1024 {
             bail!("MPP_MAX_BODY_BYTES: must be at least 1024");
         }
@@ -203,6 +207,7 @@ impl Settings {
             client_id: non_empty(&args.client_id)
                 .unwrap_or(DEV_CLIENT_ID)
                 .to_owned(),
+            psp_name: args.psp_name.trim().to_owned(),
             signer: Arc::new(signer),
             alipay_keys: Arc::new(ring),
             approval_mode: args.approval_mode,

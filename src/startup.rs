@@ -41,6 +41,7 @@ impl Application {
         let wake = Arc::new(tokio::sync::Notify::new());
         let aps = web::Data::new(ApsContext {
             client_id: settings.client_id.clone(),
+            psp_name: settings.psp_name.clone(),
             signer: settings.signer.clone(),
             alipay_keys: settings.alipay_keys.clone(),
             approval_mode: settings.approval_mode,

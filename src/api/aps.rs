@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
-use super::{ApsContext, registration};
+use super::{ApsContext, inquiry, registration};
 use crate::db::DbError;
 use crate::domain::registration::FieldError;
 use crate::protocol::registration::WireError;
@@ -65,6 +65,10 @@ pub enum ApsError {
     Param(FieldError),
     #[error("registrationRequestId reused with a different request")]
     RequestInconsistent,
+    #[error("the ids of the query do not belong together")]
+    IdsDoNotBelongTogether,
+    #[error("no registration found")]
+    RecordNotFound,
     #[error("an earlier registration of the merchant is under review")]
     UnderReview,
     #[error("identical to the merchant's approved registration")]
@@ -104,7 +108,10 @@ impl ApsError {
                 ResultCode::InvalidSignature
             }
             ApsError::KeyNotFound => ResultCode::KeyNotFound,
-            ApsError::RequestInconsistent => ResultCode::RepeatReqInconsistent,
+            ApsError::RequestInconsistent | ApsError::IdsDoNotBelongTogether => {
+                ResultCode::RepeatReqInconsistent
+            }
+            ApsError::RecordNotFound => ResultCode::RecordNotFound,
             ApsError::UnderReview => ResultCode::RegistrationUnderReview,
             ApsError::RepeatRegistration => ResultCode::RepeatRegistration,
             ApsError::Database(_) => ResultCode::UnknownException,
@@ -118,6 +125,9 @@ impl ApsError {
             ApsError::BodyTooLarge(limit) => format!("body: larger than {limit} bytes"),
             ApsError::BodyUnreadable => "body: could not be read completely".to_owned(),
             ApsError::Param(field) => field.to_string(),
+            ApsError::IdsDoNotBelongTogether => {
+                "registrationRequestId does not belong to the given referenceMerchantId/referenceStoreId.".to_owned()
+            }
             ApsError::MethodNotSupported
             | ApsError::NoInterfaceDef
             | ApsError::MediaTypeNotAcceptable
@@ -126,6 +136,7 @@ impl ApsError {
             | ApsError::KeyNotFound
             | ApsError::SignatureMismatch
             | ApsError::RequestInconsistent
+            | ApsError::RecordNotFound
             | ApsError::UnderReview
             | ApsError::RepeatRegistration
             | ApsError::Database(_) => self.code().default_message().to_owned(),
@@ -176,6 +187,7 @@ pub async fn entry(
 
 enum Api {
     Registration,
+    Inquiry,
 }
 
 async fn handle(
@@ -188,6 +200,7 @@ async fn handle(
     }
     let api = match req.path() {
         paths::REGISTRATION => Api::Registration,
+        paths::INQUIRY | paths::INQUIRY_ANTOM => Api::Inquiry,
         _ => return Err(ApsError::NoInterfaceDef),
     };
     check_content_type(req)?;
@@ -215,6 +228,7 @@ async fn handle(
     }
     match api {
         Api::Registration => registration::register(ctx, body).await,
+        Api::Inquiry => inquiry::inquire(ctx, body).await,
     }
 }
 

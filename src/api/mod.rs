@@ -2,6 +2,7 @@
 
 mod aps;
 mod health;
+mod inquiry;
 mod registration;
 
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use crate::protocol::signature::{KeyRing, Signer};
 pub struct ApsContext {
     /// The Client-Id Alipay+ uses for this wallet.
     pub client_id: String,
+    /// Our `pspName` in inquiry answers.
+    pub psp_name: String,
     pub signer: Arc<Signer>,
     pub alipay_keys: Arc<KeyRing>,
     pub approval_mode: ApprovalMode,

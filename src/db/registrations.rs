@@ -121,3 +121,46 @@ pub fn merchant_key(reference_merchant_id: &str, reference_store_id: Option<&str
         reference_store_id.unwrap_or("")
     )
 }
+
+/// A registration as an inquiry reports it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = registrations)]
+pub struct InquiryRow {
+    pub registration_request_id: String,
+    pub reference_merchant_id: String,
+    pub reference_store_id: Option<String>,
+    pub product_codes: Vec<String>,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+pub fn find_for_inquiry(
+    conn: &mut PgConnection,
+    request_id: &str,
+) -> QueryResult<Option<InquiryRow>> {
+    registrations::table
+        .filter(registrations::registration_request_id.eq(request_id))
+        .select(InquiryRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A merchant's registrations (of one store, when given), newest first.
+pub fn list_for_merchant(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    store_id: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<InquiryRow>> {
+    use registrations::dsl as r;
+    let mut query = r::registrations
+        .filter(r::reference_merchant_id.eq(merchant_id))
+        .select(InquiryRow::as_select())
+        .order((r::received_at.desc(), r::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(store) = store_id {
+        query = query.filter(r::reference_store_id.eq(store));
+    }
+    query.load(conn)
+}

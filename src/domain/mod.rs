@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod changes;
+pub mod inquiry;
 pub mod notification;
 pub mod registration;
 pub mod review;

@@ -2,6 +2,7 @@
 //! RSA256 signatures. Nothing here knows about HTTP frameworks or storage.
 
 pub mod canonical;
+pub mod inquiry;
 pub mod keys;
 pub mod notify;
 pub mod registration;

@@ -232,6 +232,7 @@ pub fn test_settings() -> Settings {
     Settings {
         listen: "127.0.0.1:0".into(),
         client_id: CLIENT_ID.into(),
+        psp_name: "EXAMPLEPAY".into(),
         signer: Arc::new(read_signer(&fixture_path("keys/mpp_private_key.pem"), "1").unwrap()),
         alipay_keys: Arc::new(ring),
         approval_mode: ApprovalMode::Manual,

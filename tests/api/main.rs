@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod helpers;
 mod idempotency;
+mod inquiry;
 mod merchant_rules;
 mod notifier;
 mod registration;
