@@ -18,6 +18,28 @@ pub struct TargetLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApsLabel {
+    pub api: String,
+    pub result_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabel {
+    pub api: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabel {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabel {
     pub target: String,
     pub status: String,
@@ -25,6 +47,15 @@ pub struct QueueLabel {
 
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pub aps_requests: Family<ApsLabel, Counter>,
+    pub aps_request_seconds: Family<ApiLabel, Histogram>,
+    pub http_requests: Family<HttpLabel, Counter>,
+    pub http_request_seconds: Family<HttpLabel, Histogram>,
+    pub registrations: Family<StatusLabel, Gauge>,
+    pub oldest_pending_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub db_pool_connections: Gauge,
+    pub db_pool_idle_connections: Gauge,
+    pub db_pool_max_connections: Gauge,
     pub notifications_delivered: Family<TargetLabel, Counter>,
     pub notifications_retried: Family<TargetLabel, Counter>,
     pub notifications_failed: Family<TargetLabel, Counter>,
@@ -51,6 +82,15 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("mpp");
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
+            aps_requests: Family::default(),
+            aps_request_seconds: Family::new_with_constructor(latency_histogram),
+            http_requests: Family::default(),
+            http_request_seconds: Family::new_with_constructor(latency_histogram),
+            registrations: Family::default(),
+            oldest_pending_seconds: Gauge::default(),
+            db_pool_connections: Gauge::default(),
+            db_pool_idle_connections: Gauge::default(),
+            db_pool_max_connections: Gauge::default(),
             notifications_delivered: Family::default(),
             notifications_retried: Family::default(),
             notifications_failed: Family::default(),
@@ -60,6 +100,51 @@ impl Default for Metrics {
             notifications_due: Family::default(),
             notification_oldest_due_seconds: Family::default(),
         };
+        registry.register(
+            "aps_requests",
+            "Alipay+ API requests by API and result code",
+            m.aps_requests.clone(),
+        );
+        registry.register(
+            "aps_request_seconds",
+            "Alipay+ API latency, signed answer included",
+            m.aps_request_seconds.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "http_request_seconds",
+            "HTTP latency by route and status",
+            m.http_request_seconds.clone(),
+        );
+        registry.register(
+            "registrations",
+            "Registrations by status (read from PostgreSQL)",
+            m.registrations.clone(),
+        );
+        registry.register(
+            "oldest_pending_registration_seconds",
+            "Age of the oldest PENDING registration",
+            m.oldest_pending_seconds.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Open database connections of this process",
+            m.db_pool_connections.clone(),
+        );
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            m.db_pool_idle_connections.clone(),
+        );
+        registry.register(
+            "db_pool_max_connections",
+            "Pool size (MPP_DB_POOL_SIZE)",
+            m.db_pool_max_connections.clone(),
+        );
         registry.register(
             "notifications_delivered",
             "Notifications delivered",
@@ -151,5 +236,41 @@ impl Metrics {
                 .get_or_create(&Self::target(target))
                 .set(pending.and_then(|s| s.oldest_due_seconds).unwrap_or(0.0));
         }
+    }
+}
+
+/// Figures read from PostgreSQL at scrape time.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseFigures {
+    pub registrations_by_status: Vec<(String, i64)>,
+    pub oldest_pending_seconds: Option<f64>,
+    pub queue: Vec<crate::db::notifications::QueueStats>,
+}
+
+impl Metrics {
+    pub fn set_database(&self, figures: &DatabaseFigures) {
+        for status in ["PENDING", "APPROVED", "REJECTED", "CANCELLED"] {
+            let n = figures
+                .registrations_by_status
+                .iter()
+                .find(|(s, _)| s == status)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            self.registrations
+                .get_or_create(&StatusLabel {
+                    status: status.into(),
+                })
+                .set(n);
+        }
+        self.oldest_pending_seconds
+            .set(figures.oldest_pending_seconds.unwrap_or(0.0));
+        self.set_queue(&figures.queue);
+    }
+
+    pub fn set_pool(&self, state: diesel::r2d2::State, max: u32) {
+        self.db_pool_connections.set(i64::from(state.connections));
+        self.db_pool_idle_connections
+            .set(i64::from(state.idle_connections));
+        self.db_pool_max_connections.set(i64::from(max));
     }
 }

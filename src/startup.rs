@@ -18,6 +18,7 @@ use crate::domain::user::{Role, check_password, check_username};
 use crate::metrics::Metrics;
 use crate::notifier::{self, NotifierConfig, NotifierHandle};
 use crate::pgcluster::PrivateCluster;
+use crate::telemetry;
 use diesel::Connection as _;
 
 /// The database of the private cluster.
@@ -63,8 +64,11 @@ impl Application {
             notify_policy: settings.notify.policy(),
             notifier_wake: wake.clone(),
         });
+        let http_metrics = metrics.clone();
         let mut server = HttpServer::new(move || {
+            let metrics = http_metrics.clone();
             App::new()
+                .wrap_fn(move |req, srv| telemetry::traced(req, srv, &metrics))
                 .configure(|cfg| api::configure(cfg, aps.clone()))
                 .configure(|cfg| admin::configure(cfg, admin.clone()))
         })

@@ -2,7 +2,15 @@
 //! output, such as the Alipay+ stand-in's JSON lines), filtered by RUST_LOG
 //! (default `info`).
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
+
+use crate::metrics::{HttpLabel, Metrics};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -23,8 +31,47 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder
             .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
             .try_init(),
     };
+}
+
+/// Runs one HTTP request inside a span that carries a fresh request id (so
+/// every log line of the request has it), and counts it by route and status.
+pub fn traced<S>(
+    req: ServiceRequest,
+    service: &S,
+    metrics: &Arc<Metrics>,
+) -> impl Future<Output = Result<ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let span = tracing::info_span!(
+        "http",
+        request_id = %uuid::Uuid::new_v4(),
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let metrics = metrics.clone();
+    let started = Instant::now();
+    let call = span.in_scope(|| service.call(req));
+    async move {
+        let response = call.await;
+        let status = match &response {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        let label = HttpLabel { route, status };
+        metrics.http_requests.get_or_create(&label).inc();
+        metrics
+            .http_request_seconds
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
+        response
+    }
+    .instrument(span)
 }

@@ -14,6 +14,7 @@ use tracing::field::Empty;
 use super::{ApsContext, inquiry, registration};
 use crate::db::DbError;
 use crate::domain::registration::FieldError;
+use crate::metrics::{ApiLabel, ApsLabel};
 use crate::protocol::registration::WireError;
 use crate::protocol::result::{ResultBody, ResultCode};
 use crate::protocol::signature::{SignatureHeader, SignatureHeaderError, string_to_sign};
@@ -161,13 +162,7 @@ pub async fn entry(
     payload: web::Payload,
     ctx: web::Data<ApsContext>,
 ) -> HttpResponse {
-    let span = tracing::info_span!(
-        "aps",
-        request_id = %uuid::Uuid::new_v4(),
-        path = %req.path(),
-        registration_request_id = Empty,
-        result_code = Empty,
-    );
+    let span = tracing::info_span!("aps", registration_request_id = Empty, result_code = Empty);
     async move {
         let started = Instant::now();
         let reply = match handle(&req, payload, &ctx).await {
@@ -175,14 +170,36 @@ pub async fn entry(
             Err(e) => e.into_reply(),
         };
         tracing::Span::current().record("result_code", reply.code.as_str());
-        tracing::info!(
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "answered"
-        );
-        signed_response(&req, &ctx, reply.body)
+        let response = signed_response(&req, &ctx, reply.body);
+        let elapsed = started.elapsed();
+        let api = api_name(req.path());
+        ctx.metrics
+            .aps_requests
+            .get_or_create(&ApsLabel {
+                api: api.to_owned(),
+                result_code: reply.code.as_str().to_owned(),
+            })
+            .inc();
+        ctx.metrics
+            .aps_request_seconds
+            .get_or_create(&ApiLabel {
+                api: api.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+        tracing::info!(elapsed_ms = elapsed.as_secs_f64() * 1000.0, "answered");
+        response
     }
     .instrument(span)
     .await
+}
+
+/// A bounded label for metrics: the API a path names, or `unknown`.
+fn api_name(path: &str) -> &'static str {
+    match path {
+        paths::REGISTRATION => "registration",
+        paths::INQUIRY | paths::INQUIRY_ANTOM => "inquiry",
+        _ => "unknown",
+    }
 }
 
 enum Api {

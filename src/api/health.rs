@@ -27,17 +27,22 @@ pub async fn readyz(ctx: web::Data<ApsContext>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format. Queue figures are read from the database now; if it
-/// is away they are left out rather than failing the scrape.
+/// Prometheus text format. System-wide figures are read from the database
+/// now; if it is away they are left as they were rather than failing the scrape.
 pub async fn metrics(ctx: web::Data<ApsContext>) -> HttpResponse {
-    match db::run(&ctx.pool, ctx.db_timeouts, |conn| {
-        Ok(db::notifications::queue_stats(conn)?)
+    let figures = db::run(&ctx.pool, ctx.db_timeouts, |conn| {
+        Ok(crate::metrics::DatabaseFigures {
+            registrations_by_status: db::review::count_by_status(conn)?,
+            oldest_pending_seconds: db::review::oldest_pending_seconds(conn)?,
+            queue: db::notifications::queue_stats(conn)?,
+        })
     })
-    .await
-    {
-        Ok(stats) => ctx.metrics.set_queue(&stats),
-        Err(e) => tracing::warn!(error = %e, "metrics: queue figures unavailable"),
+    .await;
+    match figures {
+        Ok(f) => ctx.metrics.set_database(&f),
+        Err(e) => tracing::warn!(error = %e, "metrics: database figures unavailable"),
     }
+    ctx.metrics.set_pool(ctx.pool.state(), ctx.pool.max_size());
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(ctx.metrics.render())

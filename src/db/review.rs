@@ -124,6 +124,16 @@ pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)
         .load(conn)
 }
 
+/// Seconds the oldest PENDING registration has waited.
+pub fn oldest_pending_seconds(conn: &mut PgConnection) -> QueryResult<Option<f64>> {
+    use registrations::dsl as r;
+    let oldest: Option<DateTime<Utc>> = r::registrations
+        .filter(r::status.eq("PENDING"))
+        .select(diesel::dsl::min(r::received_at))
+        .first(conn)?;
+    Ok(oldest.map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0))
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = registrations)]
 pub struct RegistrationRow {

@@ -271,3 +271,45 @@ fn readme_sql_examples_run() {
     }
     assert!(ran >= 3, "{ran} statements");
 }
+
+/// The README's read-only role can read every ops view and nothing else.
+#[test]
+fn the_readme_ops_role_reads_ops_and_nothing_else() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    conn.batch_execute(&row("a", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let recipe = readme
+        .split("```sql")
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("CREATE ROLE mpp_ops"))
+        .expect("the recipe");
+    let role = format!("mpp_ops_{}", uuid::Uuid::new_v4().simple());
+    conn.batch_execute(&recipe.replace("mpp_ops", &role))
+        .unwrap();
+    conn.batch_execute(&format!("SET ROLE {role}")).unwrap();
+    for view in [
+        "ops.registrations",
+        "ops.pending_reviews",
+        "ops.notifications",
+        "ops.audit_log",
+    ] {
+        conn.batch_execute(&format!("SELECT * FROM {view}"))
+            .unwrap_or_else(|e| panic!("{view}: {e}"));
+    }
+    for sql in [
+        "SELECT * FROM public.registrations",
+        "SELECT * FROM public.users",
+        "SELECT * FROM public.sessions",
+        "UPDATE ops.registrations SET status = 'APPROVED'",
+        "CREATE TABLE ops.mine (x int)",
+    ] {
+        assert!(conn.batch_execute(sql).is_err(), "{sql} should be refused");
+    }
+    conn.batch_execute("RESET ROLE").unwrap();
+    conn.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .unwrap();
+}

@@ -60,15 +60,18 @@ async fn register_review_notify_with_the_real_commands() {
             .spawn()
             .unwrap(),
     );
+    let log_path = keys_dir.join("serve.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
     let _server = Killed(
         Command::new(BIN)
             .arg("serve")
+            .env("MPP_LOG_FORMAT", "json")
             .env("MPP_DATA_DIR", &keys_dir)
             .env("DATABASE_URL", &db.url)
             .env("MPP_LISTEN", format!("127.0.0.1:{port}"))
             .env("ALIPAY_GATEWAY_URL", format!("http://127.0.0.1:{gw_port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file)
             .spawn()
             .unwrap(),
     );
@@ -110,9 +113,15 @@ async fn register_review_notify_with_the_real_commands() {
 
     create_user(&db, "alice", "correct horse battery staple", "reviewer");
     let client = AdminClient::for_address(&base);
-    client
+    let signed_in = client
         .sign_in("alice", "correct horse battery staple")
         .await;
+    let session_cookie = signed_in
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("mpp_session="))
+        .unwrap()
+        .clone();
     let queue = client.get("/admin").await;
     let csrf = queue.csrf();
     let first = queue
@@ -151,5 +160,66 @@ async fn register_review_notify_with_the_real_commands() {
         }
         assert!(started.elapsed() < Duration::from_secs(10), "{rows:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "mpp_aps_requests_total{api=\"registration\",result_code=\"REGISTRATION_IN_PROCESS\"} 6",
+        "mpp_registrations{status=\"PENDING\"} 5",
+        "mpp_registrations{status=\"APPROVED\"} 1",
+        "mpp_notifications_delivered_total{target=\"alipay\"} 1",
+        "mpp_db_pool_max_connections 16",
+        "mpp_http_requests_total{route=\"/admin/registrations/{id}/decision\",status=\"303\"} 1",
+        "mpp_aps_request_seconds_bucket",
+        "mpp_oldest_pending_registration_seconds",
+    ] {
+        assert!(metrics.contains(expected), "missing {expected}:\n{metrics}");
+    }
+    let private_key = std::fs::read_to_string(keys_dir.join("keys/mpp/private_key.pem")).unwrap();
+    check_log(
+        &std::fs::read_to_string(&log_path).unwrap(),
+        &private_key,
+        &session_cookie,
+    );
+}
+
+/// What a full run writes to its log: JSON lines, each request's lines with
+/// its request id, and no key, password, cookie or merchant personal data.
+fn check_log(log: &str, private_key_pem: &str, session_cookie: &str) {
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect();
+    let answered: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "answered")
+        .collect();
+    assert!(answered.len() >= 6, "every /aps request is logged");
+    for line in answered {
+        let spans = line["spans"].as_array().expect("span list");
+        assert!(spans.iter().any(|s| s["request_id"].is_string()), "{line}");
+        assert!(spans.iter().any(|s| s["result_code"].is_string()), "{line}");
+    }
+    for secret_line in private_key_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!log.contains(secret_line), "the private key is in the log");
+    }
+    let cookie_value = session_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("mpp_session=");
+    for secret in [
+        "correct horse battery staple",
+        cookie_value,
+        "\"10000003\"",
+        "ops3@example.com",
+        "Sample Shop 3 Limited",
+    ] {
+        assert!(!log.contains(secret), "{secret:?} is in the log");
     }
 }
