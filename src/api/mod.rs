@@ -3,6 +3,7 @@
 mod aps;
 mod health;
 mod inquiry;
+pub mod openapi;
 mod registration;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<ApsContext>) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
+        .route("/openapi.json", web::get().to(openapi::serve))
         .service(web::scope("/aps").default_service(web::to(aps::entry)))
         .service(web::scope("/ams").default_service(web::to(aps::entry)));
 }

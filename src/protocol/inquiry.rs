@@ -5,11 +5,14 @@ use serde::{Deserialize, Serialize};
 use super::notify::RegistrationResult;
 use super::result::ApsResult;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InquiryRequest {
+    #[schemars(length(min = 1, max = 64))]
     pub registration_request_id: Option<String>,
+    #[schemars(length(min = 1, max = 64))]
     pub reference_merchant_id: Option<String>,
+    #[schemars(length(min = 1, max = 32))]
     pub reference_store_id: Option<String>,
 }
 
@@ -32,13 +35,13 @@ impl InquiryRequest {
 }
 
 /// The aggregate `registrationResult`: COMPLETED or PENDING.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AggregateResult {
     pub registration_status: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PspRegistrationResult {
     pub psp_name: String,
@@ -46,7 +49,7 @@ pub struct PspRegistrationResult {
     pub registration_result: RegistrationResult,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InquiryResponse {
     pub result: ApsResult,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The body of `notifyRegistrationStatus` (wallet → Alipay+).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationStatusNotification {
     pub reference_merchant_id: String,
@@ -14,7 +14,7 @@ pub struct RegistrationStatusNotification {
 }
 
 /// The per-MPP `registrationResult`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationResult {
     pub registration_status: String,
@@ -27,7 +27,7 @@ pub struct RegistrationResult {
 }
 
 /// The body of `notifyRegistration` (wallet → merchant).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MerchantNotification {
     pub notify_type: String,

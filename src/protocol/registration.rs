@@ -5,6 +5,7 @@
 //! apart from a wrongly typed one with the same field path. Unknown fields are
 //! ignored here; the raw body is stored as received, so nothing is lost.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -37,55 +38,71 @@ impl ProductCode {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationRequest {
+    #[schemars(required, length(min = 1, max = 64))]
     pub registration_request_id: Option<String>,
+    #[schemars(required, schema_with = "product_codes_schema")]
     pub product_codes: Option<Vec<String>>,
+    #[schemars(required)]
     pub merchant_info: Option<MerchantInfo>,
     pub store_info: Option<StoreInfo>,
+    #[schemars(length(min = 1, max = 2048))]
     pub registration_notify_url: Option<String>,
     /// Antom / SDK spelling of the same field (A5).
     #[serde(rename = "registrationNotifyURL")]
+    #[schemars(length(min = 1, max = 2048))]
     pub registration_notify_url_antom: Option<String>,
+    #[schemars(length(min = 1, max = 20000))]
     pub pass_through_info: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MerchantInfo {
+    #[schemars(required, length(min = 1, max = 64))]
     pub reference_merchant_id: Option<String>,
+    #[schemars(length(min = 1, max = 64))]
     pub merchant_display_name: Option<String>,
     #[serde(rename = "merchantMCC")]
+    #[schemars(required, length(min = 1, max = 32))]
     pub merchant_mcc: Option<String>,
     pub logo: Option<Logo>,
     pub websites: Option<Vec<WebSite>>,
     pub merchant_address: Option<Address>,
+    #[schemars(required)]
     pub registration_detail: Option<RegistrationDetail>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Logo {
+    #[schemars(required, length(min = 1, max = 64))]
     pub logo_name: Option<String>,
+    #[schemars(length(min = 1, max = 2048))]
     pub logo_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebSite {
     pub name: Option<String>,
+    #[schemars(required, length(min = 1, max = 2048))]
     pub url: Option<String>,
     pub desc: Option<String>,
     #[serde(rename = "type")]
     pub site_type: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
+    #[schemars(required, length(min = 2, max = 2))]
     pub region: Option<String>,
+    #[schemars(length(min = 1, max = 8))]
     pub state: Option<String>,
+    #[schemars(length(min = 1, max = 32))]
     pub city: Option<String>,
     pub address1: Option<String>,
     pub address2: Option<String>,
@@ -95,14 +112,17 @@ pub struct Address {
     pub label: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationDetail {
+    #[schemars(required, length(min = 1, max = 256))]
     pub legal_name: Option<String>,
     pub attachments: Option<Vec<Attachment>>,
     /// An array in Alipay+ material, a single object in the Python SDK (A5).
     pub contact_info: Option<ContactInfoList>,
+    #[schemars(required, length(min = 1, max = 64))]
     pub registration_type: Option<String>,
+    #[schemars(required, length(min = 1, max = 64))]
     pub registration_no: Option<String>,
     pub registration_address: Option<Address>,
     pub business_type: Option<String>,
@@ -110,25 +130,30 @@ pub struct RegistrationDetail {
     pub registration_expire_date: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
+    #[schemars(required, length(min = 1, max = 32))]
     pub attachment_type: Option<String>,
+    #[schemars(required, length(min = 1, max = 1024))]
     pub file: Option<String>,
     pub attachment_name: Option<String>,
     pub file_key: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactInfo {
+    #[schemars(required, length(min = 1, max = 64))]
     pub contact_no: Option<String>,
+    #[schemars(required, length(min = 1, max = 32))]
     pub contact_type: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreInfo {
+    #[schemars(required, length(min = 1, max = 32))]
     pub reference_store_id: Option<String>,
     pub store_name: Option<String>,
     pub store_display_name: Option<String>,
@@ -141,7 +166,7 @@ pub struct StoreInfo {
     pub store_phone_no: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreContact {
     pub full_name: Option<String>,
@@ -174,6 +199,25 @@ impl<'de> Deserialize<'de> for ContactInfoList {
         }
         deserializer.deserialize_any(OneOrMany)
     }
+}
+
+impl JsonSchema for ContactInfoList {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContactInfoList".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let one = generator.subschema_for::<ContactInfo>();
+        schemars::json_schema!({
+            "description": "One ContactInfo or an array of them (both forms are in use).",
+            "oneOf": [one, {"type": "array", "items": one}]
+        })
+    }
+}
+
+fn product_codes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let codes: Vec<&str> = ProductCode::ALL.iter().map(|c| c.as_str()).collect();
+    schemars::json_schema!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": codes}})
 }
 
 /// Why a body could not be read as a registration request.

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `resultStatus`: S succeeded, F failed (do not retry as is), U unknown (retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ResultStatus {
     S,
     F,
@@ -161,12 +161,15 @@ impl std::fmt::Display for ResultCode {
 }
 
 /// The `result` object, as it travels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApsResult {
+    #[schemars(length(max = 64))]
     pub result_code: String,
+    #[schemars(regex(pattern = "^[SFU]$"))]
     pub result_status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
     pub result_message: Option<String>,
 }
 
@@ -185,7 +188,7 @@ impl ApsResult {
 
 /// A response body that carries only `result` (and, for registration, an
 /// optional `passThroughInfo`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultBody {
     pub result: ApsResult,

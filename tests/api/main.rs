@@ -10,6 +10,7 @@ mod idempotency;
 mod inquiry;
 mod merchant_rules;
 mod notifier;
+mod openapi;
 mod registration;
 mod schema;
 mod stubs;
