@@ -1,13 +1,13 @@
 //! One registration laid out for a reviewer, and the decision on it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template as _;
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
 use super::login::see_other;
+use super::views::page_response;
 use super::views::{
     AttemptItem, AuditItem, DetailPage, Flash, HistoryItem, Nav, NotificationItem, Section,
     format_age, format_time,
@@ -172,12 +172,7 @@ pub async fn show(
             .collect(),
         can_redrive: reviewer.is_admin(),
     };
-    let body = page
-        .render()
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    page_response(&page)
 }
 
 fn history_item(h: &RegistrationRow) -> HistoryItem {

@@ -1,13 +1,13 @@
 //! Notifications that were not delivered, and re-driving them (admins).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template as _;
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::{self, Reviewer};
 use super::error::AdminError;
 use super::login::see_other;
+use super::views::page_response;
 use super::views::{Flash, Nav, NotificationItem, NotificationsPage};
 use crate::db;
 use crate::db::notifications::{self, RedriveFilter};
@@ -75,12 +75,7 @@ pub async fn list(
             is_admin: reviewer.is_admin(),
         },
     };
-    let body = page
-        .render()
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    page_response(&page)
 }
 
 #[derive(Deserialize)]

@@ -2,12 +2,12 @@
 //! counts per status, keyset pagination.
 
 use actix_web::{HttpResponse, web};
-use askama::Template as _;
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
+use super::views::page_response;
 use super::views::{CountLink, Flash, Nav, QueueItem, QueuePage, format_age, format_time};
 use crate::db;
 use crate::db::review::{self, Cursor, QueueFilter};
@@ -185,12 +185,7 @@ pub async fn show(
         next_href,
         first_href,
     };
-    let body = page
-        .render()
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    page_response(&page)
 }
 
 fn flash_text(code: &str) -> Option<Flash> {

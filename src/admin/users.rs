@@ -1,13 +1,13 @@
 //! User management for admins: list, disable, re-enable.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template as _;
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::{self, Reviewer};
 use super::error::AdminError;
 use super::login::see_other;
+use super::views::page_response;
 use super::views::{Flash, Nav, UserItem, UsersPage, format_time};
 use crate::db::audit::{self, NewAuditEntry, action};
 use crate::db::{self, users};
@@ -58,12 +58,7 @@ pub async fn list(
             is_admin: true,
         },
     };
-    let body = page
-        .render()
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    page_response(&page)
 }
 
 #[derive(Deserialize)]

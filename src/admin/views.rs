@@ -296,6 +296,18 @@ impl UsersPage {
     }
 }
 
+/// A rendered page as a 200 response.
+pub fn page_response(
+    page: &impl Template,
+) -> Result<actix_web::HttpResponse, super::error::AdminError> {
+    let body = page
+        .render()
+        .map_err(|e| super::error::AdminError::Internal(e.to_string()))?;
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
