@@ -87,6 +87,45 @@ pub enum SimulateCommand {
     Alipay(SimulateAlipayArgs),
     /// Send signed, varied, valid registrations to a server and report the results.
     Register(SimulateRegisterArgs),
+    /// Benchmark a running server: pre-signed load at a fixed concurrency, with the machine's limits.
+    Load(SimulateLoadArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateLoadArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+    #[arg(long, value_enum, default_value = "new")]
+    pub mode: crate::simulate::load::Mode,
+    /// Requests to pre-sign (the run stops when they are used up or --duration passes).
+    #[arg(long, default_value_t = 20000)]
+    pub requests: usize,
+    /// Registrations made before the measured run, for replay, inquiry and mix modes.
+    #[arg(long, default_value_t = 2000)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Upper bound of the measured run (units ms, s, m, h).
+    #[arg(long, default_value = "20s")]
+    pub duration: String,
+    /// Also measure the machine's RSA rates and (with a database URL) PostgreSQL's insert rate.
+    #[arg(long)]
+    pub limits: bool,
+    /// Database for the pgbench insert-rate limit (a scratch table is created and dropped).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The server's process id, to report its resident memory.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    #[arg(long, env = "MPP_CLIENT_ID", default_value = crate::config::DEV_CLIENT_ID)]
+    pub client_id: String,
+    #[arg(long)]
+    pub alipay_private_key: Option<PathBuf>,
+    #[arg(long, default_value = "1")]
+    pub key_version: String,
+    #[arg(long, env = "MPP_DATA_DIR", default_value = "var")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

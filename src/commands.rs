@@ -125,3 +125,99 @@ pub async fn simulate_register(args: &SimulateRegisterArgs) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// `mpp-registrar simulate load`.
+pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Result<()> {
+    use crate::simulate::limits;
+    use crate::simulate::load::{self, Mode};
+
+    let key_path = dev_key(
+        &args.alipay_private_key,
+        &args.data_dir,
+        "alipay/private_key.pem",
+    );
+    let signer = keys::read_signer(&key_path, &args.key_version).context("--alipay-private-key")?;
+    let duration = parse_duration(&args.duration).context("--duration")?;
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+
+    let mut sign_rate = None;
+    if args.limits {
+        let verifier = keys::verifier_from_text(&keys::generate_key_pair()?.public_pem)?;
+        // The rates of our own key and a throwaway key are the same (both 2048-bit); signing uses ours.
+        let (sign, _) = load::rsa_rates(&signer, &verifier, std::time::Duration::from_secs(3));
+        let probe = signer.sign(b"probe")?;
+        let public = keys::read_verifier(&args.data_dir.join("keys/alipay/public_key.pem")).ok();
+        let verify = match public {
+            Some(v) if v.verify(b"probe", &probe) => {
+                load::rsa_rates(&signer, &v, std::time::Duration::from_secs(3)).1
+            }
+            _ => f64::NAN,
+        };
+        println!("limit: RSA-2048 sign {sign:.0}/s, verify {verify:.0}/s on all cores (aws-lc)");
+        sign_rate = Some(sign);
+        if let Some(url) = &args.database_url {
+            match limits::pg_insert_rate(url, args.concurrency, std::time::Duration::from_secs(10))
+            {
+                Ok(rate) => println!(
+                    "limit: PostgreSQL durable insert {rate:.0}/s (pgbench, registrations row shape, {} clients)",
+                    args.concurrency
+                ),
+                Err(e) => println!("limit: PostgreSQL insert rate not measured: {e:#}"),
+            }
+        }
+    }
+
+    if matches!(args.mode, Mode::Replay | Mode::Inquiry | Mode::Mix) {
+        let warm = load::sign_all(
+            &signer,
+            &args.client_id,
+            load::bodies(Mode::New, &run, args.warmup, 0),
+        )?;
+        let report = load::drive(
+            &args.target,
+            &args.client_id,
+            warm,
+            args.concurrency,
+            std::time::Duration::from_secs(600),
+        )
+        .await;
+        println!("warm-up: {}", report.summary());
+    }
+    let prepared = load::sign_all(
+        &signer,
+        &args.client_id,
+        load::bodies(args.mode, &run, args.requests, args.warmup),
+    )?;
+    let idle = args.server_pid.and_then(limits::rss_mib);
+    let report = load::drive(
+        &args.target,
+        &args.client_id,
+        prepared,
+        args.concurrency,
+        duration,
+    )
+    .await;
+    println!(
+        "{:?} at concurrency {}: {}",
+        args.mode,
+        args.concurrency,
+        report.summary()
+    );
+    if let Some(rate) = sign_rate {
+        println!(
+            "ratio: {:.1} % of the all-core RSA sign rate",
+            100.0 * report.throughput() / rate
+        );
+    }
+    if let (Some(pid), Some((idle_rss, _))) = (args.server_pid, idle)
+        && let Some((now, peak)) = limits::rss_mib(pid)
+    {
+        println!(
+            "server memory: {idle_rss:.1} MiB before the run, {now:.1} MiB after, peak {peak:.1} MiB"
+        );
+    }
+    if report.errors > 0 {
+        bail!("{} request(s) got no answer", report.errors);
+    }
+    Ok(())
+}

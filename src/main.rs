@@ -70,6 +70,9 @@ async fn main() -> ExitCode {
         Command::Simulate {
             command: SimulateCommand::Register(args),
         } => commands::simulate_register(&args).await,
+        Command::Simulate {
+            command: SimulateCommand::Load(args),
+        } => commands::simulate_load(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

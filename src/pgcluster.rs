@@ -230,6 +230,21 @@ fn connect_with_retry(url: &str) -> anyhow::Result<PgConnection> {
     ))
 }
 
+/// A PostgreSQL program (pgbench, psql, ...) from PATH or the server's bin directory.
+pub fn find_binary(name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join(name).is_file() {
+                return Some(dir.join(name));
+            }
+        }
+    }
+    find_bin_dir()
+        .ok()
+        .map(|dir| dir.join(name))
+        .filter(|p| p.is_file())
+}
+
 /// `initdb` and `pg_ctl` from PATH, else the newest `/usr/lib/postgresql/*/bin`.
 fn find_bin_dir() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {

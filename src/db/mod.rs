@@ -53,9 +53,13 @@ struct SessionSettings {
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        // Bounded statements, and no session left holding locks while idle in a transaction.
+        // Bounded statements, and no session left holding locks while idle in a
+        // transaction. Every query of the server has an index to use; without
+        // `enable_seqscan = off` a prepared statement planned while a table was
+        // still small would keep a sequential-scan plan as the table grows.
         conn.batch_execute(&format!(
-            "SET statement_timeout = {ms}; SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = 60000",
+            "SET statement_timeout = {ms}; SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = 60000; \
+             SET enable_seqscan = off",
             ms = self.statement_timeout_ms
         ))
         .map_err(diesel::r2d2::Error::QueryError)
@@ -86,6 +90,7 @@ pub fn build_pool(database_url: &str, max_size: u32, timeouts: DbTimeouts) -> Pg
         .max_size(max_size)
         .min_idle(Some(0))
         .connection_timeout(timeouts.acquire)
+        .test_on_check_out(false)
         .connection_customizer(Box::new(SessionSettings {
             statement_timeout_ms: timeouts.statement.as_millis(),
         }))

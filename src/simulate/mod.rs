@@ -4,6 +4,8 @@
 //! and the tests.
 
 pub mod gateway;
+pub mod limits;
+pub mod load;
 pub mod register;
 
 /// A uniformly random number in [0, 1).
