@@ -13,11 +13,57 @@ use std::time::Duration;
 use anyhow::Context as _;
 use diesel::connection::SimpleConnection as _;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::r2d2::{ConnectionManager, ManageConnection, Pool};
 use diesel::{Connection as _, RunQueryDsl as _};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type PgPool = Pool<Manager>;
+
+/// A pooled connection that remembers when it was found dead, so the pool
+/// drops it instead of handing it out again.
+pub struct PooledPg {
+    pub conn: PgConnection,
+    broken: bool,
+}
+
+/// Makes and checks connections for the pool. A connection is not pinged at
+/// every checkout (that would cost a round trip per request); it is checked
+/// only after a query failed, and thrown away if it is dead.
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    statement_timeout_ms: u128,
+}
+
+impl ManageConnection for Manager {
+    type Connection = PooledPg;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PooledPg, Self::Error> {
+        let mut conn = self.inner.connect()?;
+        // Bounded statements, and no session left holding locks while idle in a
+        // transaction. Every query of the server has an index to use; without
+        // `enable_seqscan = off` a prepared statement planned while a table was
+        // still small would keep a sequential-scan plan as the table grows.
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {ms}; SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = 60000; \
+             SET enable_seqscan = off",
+            ms = self.statement_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        Ok(PooledPg {
+            conn,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PooledPg) -> Result<(), Self::Error> {
+        self.inner.is_valid(&mut conn.conn)
+    }
+
+    fn has_broken(&self, conn: &mut PooledPg) -> bool {
+        conn.broken || self.inner.has_broken(&mut conn.conn)
+    }
+}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -46,26 +92,6 @@ impl Default for DbTimeouts {
     }
 }
 
-#[derive(Debug)]
-struct SessionSettings {
-    statement_timeout_ms: u128,
-}
-
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        // Bounded statements, and no session left holding locks while idle in a
-        // transaction. Every query of the server has an index to use; without
-        // `enable_seqscan = off` a prepared statement planned while a table was
-        // still small would keep a sequential-scan plan as the table grows.
-        conn.batch_execute(&format!(
-            "SET statement_timeout = {ms}; SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = 60000; \
-             SET enable_seqscan = off",
-            ms = self.statement_timeout_ms
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)
-    }
-}
-
 /// Adds `connect_timeout` to a libpq URL that has none, so an unreachable
 /// server costs seconds, not minutes.
 pub fn with_connect_timeout(database_url: &str, timeout: Duration) -> String {
@@ -82,18 +108,18 @@ pub fn with_connect_timeout(database_url: &str, timeout: Duration) -> String {
 /// Builds the pool without connecting: the server starts (and answers
 /// `UNKNOWN_EXCEPTION`) even while the database is away.
 pub fn build_pool(database_url: &str, max_size: u32, timeouts: DbTimeouts) -> PgPool {
-    let manager = ConnectionManager::<PgConnection>::new(with_connect_timeout(
-        database_url,
-        timeouts.acquire,
-    ));
+    let manager = Manager {
+        inner: ConnectionManager::<PgConnection>::new(with_connect_timeout(
+            database_url,
+            timeouts.acquire,
+        )),
+        statement_timeout_ms: timeouts.statement.as_millis(),
+    };
     Pool::builder()
         .max_size(max_size)
         .min_idle(Some(0))
         .connection_timeout(timeouts.acquire)
         .test_on_check_out(false)
-        .connection_customizer(Box::new(SessionSettings {
-            statement_timeout_ms: timeouts.statement.as_millis(),
-        }))
         .build_unchecked(manager)
 }
 
@@ -138,8 +164,16 @@ where
 {
     let pool = pool.clone();
     let task = tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
+        let mut pooled = pool.get()?;
+        let result = work(&mut pooled.conn);
+        if result.is_err()
+            && diesel::sql_query("SELECT 1")
+                .execute(&mut pooled.conn)
+                .is_err()
+        {
+            pooled.broken = true;
+        }
+        result
     });
     match tokio::time::timeout(timeouts.total, task).await {
         Ok(Ok(result)) => result,

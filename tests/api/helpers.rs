@@ -171,13 +171,28 @@ impl TestDb {
 
     /// Turns the database away: new connections refused, open ones ended.
     pub fn make_unreachable(&self) {
-        admin_connection()
+        let mut admin = admin_connection();
+        admin
             .batch_execute(&format!(
                 "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
                  SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
                 self.name
             ))
             .unwrap();
+        // Termination is asynchronous: wait until the backends are gone.
+        for _ in 0..100 {
+            let left = query_count(
+                &mut admin,
+                &format!(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'",
+                    self.name
+                ),
+            );
+            if left == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn make_reachable(&self) {
