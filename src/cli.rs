@@ -89,6 +89,40 @@ pub enum SimulateCommand {
     Register(SimulateRegisterArgs),
     /// Benchmark a running server: pre-signed load at a fixed concurrency, with the machine's limits.
     Load(SimulateLoadArgs),
+    /// Fill the database with realistic registrations, decisions, notifications and audit rows.
+    Fill {
+        #[arg(long, default_value_t = 1_000_000)]
+        registrations: u64,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
+    /// Measure a running server's notifier: decision-to-first-attempt latency, and how fast a backlog drains.
+    /// Start the server with ALIPAY_GATEWAY_URL pointing at --gateway-listen.
+    Notifications {
+        #[arg(long, default_value_t = 200)]
+        decisions: usize,
+        #[arg(long, default_value_t = 100_000)]
+        backlog: u64,
+        #[arg(long, default_value = "127.0.0.1:9099")]
+        gateway_listen: String,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        #[arg(long, env = "MPP_DATA_DIR", default_value = "var")]
+        data_dir: PathBuf,
+    },
+    /// Measure the review queue page, a detail page and an inquiry on a running server.
+    Pages {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        target: String,
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        #[arg(long, env = "MPP_CLIENT_ID", default_value = crate::config::DEV_CLIENT_ID)]
+        client_id: String,
+        #[arg(long, env = "MPP_DATA_DIR", default_value = "var")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

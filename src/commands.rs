@@ -221,3 +221,215 @@ pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Resul
     }
     Ok(())
 }
+
+/// `mpp-registrar simulate fill`.
+pub fn simulate_fill(database_url: &str, registrations: u64) -> anyhow::Result<()> {
+    let took = crate::simulate::bench::fill(database_url, registrations)?;
+    println!(
+        "filled {registrations} registrations in {:.1} s",
+        took.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `mpp-registrar simulate notifications`.
+pub async fn simulate_notifications(
+    decisions: usize,
+    backlog: u64,
+    gateway_listen: &str,
+    database_url: &str,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    use crate::simulate::bench;
+    let mpp_key = keys::read_verifier(&data_dir.join("keys/mpp/public_key.pem"))
+        .context("the wallet's public key")?;
+    let signer = keys::read_signer(&data_dir.join("keys/alipay/private_key.pem"), "1")
+        .context("the Alipay+ stand-in key")?;
+    let gateway = Gateway::start(gateway_listen, mpp_key, signer, Behaviour::default(), false)?;
+    let url = database_url.to_owned();
+    let delays = tokio::task::spawn_blocking(move || {
+        bench::decision_latency(
+            &url,
+            decisions,
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_secs(60),
+        )
+    })
+    .await??;
+    let pick = |p: f64| {
+        delays
+            .get(((delays.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "decision to first attempt ({} decisions): p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        delays.len(),
+        pick(0.5),
+        pick(0.95),
+        pick(0.99),
+        delays.last().copied().unwrap_or(f64::NAN)
+    );
+    if backlog > 0 {
+        let url = database_url.to_owned();
+        let took = tokio::task::spawn_blocking(move || {
+            bench::drain(&url, backlog, std::time::Duration::from_secs(900))
+        })
+        .await??;
+        println!(
+            "backlog of {backlog} due notifications drained in {:.1} s: {:.0}/s (stand-in received {})",
+            took.as_secs_f64(),
+            backlog as f64 / took.as_secs_f64(),
+            gateway.received().len()
+        );
+    }
+    gateway.stop().await;
+    Ok(())
+}
+
+/// `mpp-registrar simulate pages`.
+pub async fn simulate_pages(
+    target: &str,
+    requests: usize,
+    database_url: &str,
+    client_id: &str,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    use std::time::Instant;
+    let password = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let username = format!("bench{}", &password[6..14]);
+    let hash = crate::admin::password::hash_password(&password)?;
+    let url = database_url.to_owned();
+    let user = username.clone();
+    let ids = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<i64>> {
+        let mut conn = diesel::PgConnection::establish(&url)?;
+        crate::db::users::insert_user(&mut conn, &user, &hash, "reviewer")?;
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            id: i64,
+        }
+        Ok(
+            diesel::sql_query("SELECT id FROM registrations TABLESAMPLE SYSTEM (1) LIMIT 2000")
+                .load::<Id>(&mut conn)?
+                .into_iter()
+                .map(|i| i.id)
+                .collect(),
+        )
+    })
+    .await??;
+    anyhow::ensure!(
+        !ids.is_empty(),
+        "no registrations to look at; fill the database first"
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let cookie = |r: &reqwest::Response, name: &str| -> Option<String> {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
+    };
+    let login_page = client.get(format!("{target}/admin/login")).send().await?;
+    let login_cookie = cookie(&login_page, "mpp_login_csrf").context("no sign-in cookie")?;
+    let login = login_page.text().await?;
+    let csrf = login
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .context("no login form")?
+        .to_owned();
+    let signed_in = client
+        .post(format!("{target}/admin/login"))
+        .header("Origin", target)
+        .header("Cookie", login_cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("csrf", csrf.as_str()),
+                    ("username", username.as_str()),
+                    ("password", password.as_str()),
+                ])
+                .finish(),
+        )
+        .send()
+        .await?;
+    anyhow::ensure!(
+        signed_in.status() == 303,
+        "sign-in failed: {}",
+        signed_in.status()
+    );
+    let session = cookie(&signed_in, "mpp_session").context("no session cookie")?;
+
+    let key_path = data_dir.join("keys/alipay/private_key.pem");
+    let signer = keys::read_signer(&key_path, "1").context("the Alipay+ stand-in key")?;
+    let report = |name: &str, mut samples: Vec<std::time::Duration>| {
+        samples.sort();
+        let pick = |p: f64| {
+            samples[((samples.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+        };
+        println!(
+            "{name}: {} requests, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            samples.len(),
+            pick(0.5),
+            pick(0.95),
+            pick(0.99)
+        );
+    };
+    let mut queue = Vec::new();
+    for _ in 0..requests {
+        let t = Instant::now();
+        let r = client
+            .get(format!("{target}/admin"))
+            .header("Cookie", &session)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "queue page: {}", r.status());
+        r.bytes().await?;
+        queue.push(t.elapsed());
+    }
+    report("review queue page", queue);
+    let mut detail = Vec::new();
+    for i in 0..requests {
+        let t = Instant::now();
+        let r = client
+            .get(format!(
+                "{target}/admin/registrations/{}",
+                ids[i % ids.len()]
+            ))
+            .header("Cookie", &session)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "detail page: {}", r.status());
+        r.bytes().await?;
+        detail.push(t.elapsed());
+    }
+    report("detail page", detail);
+    let mut inquiry = Vec::new();
+    for i in 0..requests {
+        let body = serde_json::to_vec(
+            &serde_json::json!({"registrationRequestId": format!("FILL-{}", ids[i % ids.len()])}),
+        )?;
+        let signed = sign_request(&signer, client_id, paths::INQUIRY, body)?;
+        let t = Instant::now();
+        let r = client
+            .post(format!("{target}{}", paths::INQUIRY))
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .header("Client-Id", client_id)
+            .header("Request-Time", &signed.request_time)
+            .header("Signature", &signed.signature)
+            .body(signed.body)
+            .send()
+            .await?;
+        r.bytes().await?;
+        inquiry.push(t.elapsed());
+    }
+    report("inquiry by request id", inquiry);
+    Ok(())
+}

@@ -73,6 +73,48 @@ async fn main() -> ExitCode {
         Command::Simulate {
             command: SimulateCommand::Load(args),
         } => commands::simulate_load(&args).await,
+        Command::Simulate {
+            command:
+                SimulateCommand::Fill {
+                    registrations,
+                    database_url,
+                },
+        } => tokio::task::spawn_blocking(move || {
+            commands::simulate_fill(&database_url, registrations)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.into())),
+        Command::Simulate {
+            command:
+                SimulateCommand::Notifications {
+                    decisions,
+                    backlog,
+                    gateway_listen,
+                    database_url,
+                    data_dir,
+                },
+        } => {
+            commands::simulate_notifications(
+                decisions,
+                backlog,
+                &gateway_listen,
+                &database_url,
+                &data_dir,
+            )
+            .await
+        }
+        Command::Simulate {
+            command:
+                SimulateCommand::Pages {
+                    target,
+                    requests,
+                    database_url,
+                    client_id,
+                    data_dir,
+                },
+        } => {
+            commands::simulate_pages(&target, requests, &database_url, &client_id, &data_dir).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

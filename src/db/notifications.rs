@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Double, Int4, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Double, Int4, Nullable, Text, Timestamptz};
 
 use super::audit::{self, NewAuditEntry, action};
 use super::schema::{notification_attempts, notifications};
@@ -152,45 +152,45 @@ pub fn finish_attempt(
     claimed: &Claimed,
     record: &AttemptRecord,
 ) -> QueryResult<bool> {
-    use notifications::dsl as n;
-    conn.transaction(|conn| {
-        diesel::insert_into(notification_attempts::table)
-            .values((
-                notification_attempts::notification_id.eq(claimed.id),
-                notification_attempts::attempt.eq(claimed.attempts),
-                notification_attempts::started_at.eq(record.started_at),
-                notification_attempts::duration_ms.eq(record.duration_ms),
-                notification_attempts::http_status.eq(record.http_status),
-                notification_attempts::result_code.eq(&record.result_code),
-                notification_attempts::error.eq(&record.error),
-                notification_attempts::outcome.eq(record.outcome),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
-        let status = match record.outcome {
-            "delivered" => state::DELIVERED,
-            "failed" => state::FAILED,
-            "dead" => state::DEAD,
-            _ => state::PENDING,
-        };
-        let fenced = n::notifications.filter(
-            n::id
-                .eq(claimed.id)
-                .and(n::attempts.eq(claimed.attempts))
-                .and(n::status.eq(state::PENDING)),
-        );
-        let applied = diesel::update(fenced)
-            .set((
-                n::status.eq(status),
-                n::next_attempt_at.eq(record.next_attempt_at.unwrap_or_else(Utc::now)),
-                n::last_error.eq(&record.error),
-                n::last_result_code.eq(&record.result_code),
-                n::last_http_status.eq(record.http_status),
-                n::delivered_at.eq((status == state::DELIVERED).then(Utc::now)),
-            ))
-            .execute(conn)?;
-        Ok(applied == 1)
-    })
+    let status = match record.outcome {
+        "delivered" => state::DELIVERED,
+        "failed" => state::FAILED,
+        "dead" => state::DEAD,
+        _ => state::PENDING,
+    };
+    // One statement, so one round trip and one commit: the attempt row, and
+    // the outcome applied only if this is still the row's latest claim.
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = BigInt)]
+        applied: i64,
+    }
+    let result: Applied = diesel::sql_query(
+        "WITH attempt AS (
+             INSERT INTO notification_attempts
+                 (notification_id, attempt, started_at, duration_ms, http_status, result_code, error, outcome)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT DO NOTHING),
+         outcome AS (
+             UPDATE notifications
+                SET status = $9, next_attempt_at = coalesce($10, now()), last_error = $7, last_result_code = $6,
+                    last_http_status = $5, delivered_at = CASE WHEN $9 = 'delivered' THEN now() END
+              WHERE id = $1 AND attempts = $2 AND status = 'pending'
+          RETURNING 1)
+         SELECT count(*) AS applied FROM outcome",
+    )
+    .bind::<BigInt, _>(claimed.id)
+    .bind::<Int4, _>(claimed.attempts)
+    .bind::<Timestamptz, _>(record.started_at)
+    .bind::<Int4, _>(record.duration_ms)
+    .bind::<Nullable<Int4>, _>(record.http_status)
+    .bind::<Nullable<Text>, _>(&record.result_code)
+    .bind::<Nullable<Text>, _>(&record.error)
+    .bind::<Text, _>(record.outcome)
+    .bind::<Text, _>(status)
+    .bind::<Nullable<Timestamptz>, _>(record.next_attempt_at)
+    .get_result(conn)?;
+    Ok(result.applied == 1)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

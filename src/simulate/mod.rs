@@ -3,6 +3,7 @@
 //! registrations. Used by `mpp-registrar simulate ...`, the demo walk-through
 //! and the tests.
 
+pub mod bench;
 pub mod gateway;
 pub mod limits;
 pub mod load;
