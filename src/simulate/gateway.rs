@@ -82,12 +82,17 @@ pub struct Received {
     pub body: String,
 }
 
+/// (path, Client-Id, result code).
+type AnswerKey = (String, String, &'static str);
+/// (Response-Time, Signature).
+type SignedAnswer = (String, String);
+
 struct State {
     mpp_key: Verifier,
     signer: Signer,
     /// Signed answers by (path, Client-Id, result code): a stand-in that
     /// answers at once need not pay for an RSA signature every time.
-    signed: Mutex<std::collections::HashMap<(String, String, &'static str), (String, String)>>,
+    signed: Mutex<std::collections::HashMap<AnswerKey, SignedAnswer>>,
     behaviour: Mutex<Behaviour>,
     received: Mutex<Vec<Received>>,
     print: bool,
