@@ -313,3 +313,25 @@ fn the_readme_ops_role_reads_ops_and_nothing_else() {
     conn.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
         .unwrap();
 }
+
+#[test]
+fn status_counters_follow_inserts_and_decisions() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    for id in ["a", "b", "c"] {
+        conn.batch_execute(&row(id, "PENDING", "{CASHIER_PAYMENT}"))
+            .unwrap();
+    }
+    decided(&mut conn, "b", "APPROVED", "NULL").unwrap();
+    decided(&mut conn, "c", "REJECTED", "'no'").unwrap();
+    let counted = query_strings(
+        &mut conn,
+        "SELECT string_agg(status || '=' || n, ',' ORDER BY status) AS v FROM (SELECT status, sum(n) AS n FROM registration_counts GROUP BY status) x",
+    );
+    let actual = query_strings(
+        &mut conn,
+        "SELECT string_agg(status || '=' || n, ',' ORDER BY status) AS v FROM (SELECT s AS status, (SELECT count(*) FROM registrations WHERE status = s) AS n FROM unnest(ARRAY['APPROVED','CANCELLED','PENDING','REJECTED']) s) x",
+    );
+    assert_eq!(counted, actual);
+    assert_eq!(counted, ["APPROVED=1,CANCELLED=0,PENDING=1,REJECTED=1"]);
+}

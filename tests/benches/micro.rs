@@ -1,0 +1,59 @@
+//! Micro-benchmarks of the per-request work that is not I/O: signature
+//! verification and signing, canonical fingerprints, and validation.
+//! `cargo bench --bench micro`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mpp_registrar::domain::registration::{content_fingerprint, validate};
+use mpp_registrar::protocol::canonical::fingerprint;
+use mpp_registrar::protocol::keys::{read_signer, read_verifier};
+use mpp_registrar::protocol::registration::{RegistrationRequest, parse_body};
+use mpp_registrar::protocol::signature::{SignatureHeader, string_to_sign};
+
+fn fixture(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+fn signatures(c: &mut Criterion) {
+    let signer = read_signer(&fixture("test-vectors/private_key_pkcs8.pem"), "1").unwrap();
+    let verifier = read_verifier(&fixture("test-vectors/public_key.pem")).unwrap();
+    let body = std::fs::read(fixture("test-vectors/request_body.json")).unwrap();
+    let message = string_to_sign(
+        "POST",
+        "/aps/api/v1/merchants/registration",
+        "TEST",
+        "2024-05-28T12:12:12.123+08:00",
+        &body,
+    );
+    let header = signer.header_for(&message).unwrap();
+    c.bench_function("sign (RSA-2048, aws-lc)", |b| {
+        b.iter(|| signer.header_for(&message).unwrap())
+    });
+    c.bench_function("parse header and verify", |b| {
+        b.iter(|| {
+            let parsed = SignatureHeader::parse(&header).unwrap();
+            assert!(verifier.verify(&message, &parsed.signature));
+        })
+    });
+}
+
+fn request_work(c: &mut Criterion) {
+    let body = std::fs::read(fixture("samples/registration-request-online.json")).unwrap();
+    let value = parse_body(&body).unwrap();
+    c.bench_function("canonical fingerprint", |b| b.iter(|| fingerprint(&value)));
+    c.bench_function("parse and validate a registration", |b| {
+        b.iter(|| {
+            let value = parse_body(&body).unwrap();
+            let registration = validate(&RegistrationRequest::from_value(&value).unwrap()).unwrap();
+            content_fingerprint(&value, &registration.product_codes)
+        })
+    });
+}
+
+criterion_group!(benches, signatures, request_work);
+criterion_main!(benches);
