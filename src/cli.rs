@@ -152,14 +152,8 @@ pub struct SimulateLoadArgs {
     /// The server's process id, to report its resident memory.
     #[arg(long)]
     pub server_pid: Option<u32>,
-    #[arg(long, env = "MPP_CLIENT_ID", default_value = crate::config::DEV_CLIENT_ID)]
-    pub client_id: String,
-    #[arg(long)]
-    pub alipay_private_key: Option<PathBuf>,
-    #[arg(long, default_value = "1")]
-    pub key_version: String,
-    #[arg(long, env = "MPP_DATA_DIR", default_value = "var")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub alipay: AlipaySigning,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -201,6 +195,13 @@ pub struct SimulateRegisterArgs {
     pub count: usize,
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub alipay: AlipaySigning,
+}
+
+/// How the Alipay+ stand-in signs the requests it sends.
+#[derive(Debug, Clone, Args)]
+pub struct AlipaySigning {
     /// The Client-Id to send (the server's MPP_CLIENT_ID).
     #[arg(long, env = "MPP_CLIENT_ID", default_value = crate::config::DEV_CLIENT_ID)]
     pub client_id: String,

@@ -99,26 +99,39 @@ pub async fn simulate_alipay(args: &SimulateAlipayArgs) -> anyhow::Result<()> {
     gateway.run_until_interrupted().await
 }
 
+impl crate::cli::AlipaySigning {
+    /// The stand-in's signing key: the given file, or the dev key under the data directory.
+    fn signer(&self) -> anyhow::Result<crate::protocol::signature::Signer> {
+        let path = dev_key(
+            &self.alipay_private_key,
+            &self.data_dir,
+            "alipay/private_key.pem",
+        );
+        keys::read_signer(&path, &self.key_version).context("--alipay-private-key")
+    }
+}
+
 /// `mpp-registrar simulate register`.
 pub async fn simulate_register(args: &SimulateRegisterArgs) -> anyhow::Result<()> {
-    let key_path = dev_key(
-        &args.alipay_private_key,
-        &args.data_dir,
-        "alipay/private_key.pem",
-    );
-    let signer = keys::read_signer(&key_path, &args.key_version).context("--alipay-private-key")?;
+    let signer = args.alipay.signer()?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let requests = (0..args.count)
         .map(|n| {
             sign_request(
                 &signer,
-                &args.client_id,
+                &args.alipay.client_id,
                 paths::REGISTRATION,
                 serde_json::to_vec(&sample_registration(&run, n))?,
             )
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let report = send_all(&args.target, &args.client_id, requests, args.concurrency).await;
+    let report = send_all(
+        &args.target,
+        &args.alipay.client_id,
+        requests,
+        args.concurrency,
+    )
+    .await;
     report.print();
     if report.errors > 0 {
         bail!("{} request(s) got no answer", report.errors);
@@ -131,28 +144,14 @@ pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Resul
     use crate::simulate::limits;
     use crate::simulate::load::{self, Mode};
 
-    let key_path = dev_key(
-        &args.alipay_private_key,
-        &args.data_dir,
-        "alipay/private_key.pem",
-    );
-    let signer = keys::read_signer(&key_path, &args.key_version).context("--alipay-private-key")?;
+    let signer = args.alipay.signer()?;
     let duration = parse_duration(&args.duration).context("--duration")?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
 
     let mut sign_rate = None;
     if args.limits {
-        let verifier = keys::verifier_from_text(&keys::generate_key_pair()?.public_pem)?;
-        // The rates of our own key and a throwaway key are the same (both 2048-bit); signing uses ours.
-        let (sign, _) = load::rsa_rates(&signer, &verifier, std::time::Duration::from_secs(3));
-        let probe = signer.sign(b"probe")?;
-        let public = keys::read_verifier(&args.data_dir.join("keys/alipay/public_key.pem")).ok();
-        let verify = match public {
-            Some(v) if v.verify(b"probe", &probe) => {
-                load::rsa_rates(&signer, &v, std::time::Duration::from_secs(3)).1
-            }
-            _ => f64::NAN,
-        };
+        let verifier = signer.verifier()?;
+        let (sign, verify) = load::rsa_rates(&signer, &verifier, std::time::Duration::from_secs(3));
         println!("limit: RSA-2048 sign {sign:.0}/s, verify {verify:.0}/s on all cores (aws-lc)");
         sign_rate = Some(sign);
         if let Some(url) = &args.database_url {
@@ -170,12 +169,12 @@ pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Resul
     if matches!(args.mode, Mode::Replay | Mode::Inquiry | Mode::Mix) {
         let warm = load::sign_all(
             &signer,
-            &args.client_id,
+            &args.alipay.client_id,
             load::bodies(Mode::New, &run, args.warmup, 0),
         )?;
         let report = load::drive(
             &args.target,
-            &args.client_id,
+            &args.alipay.client_id,
             warm,
             args.concurrency,
             std::time::Duration::from_secs(600),
@@ -185,13 +184,13 @@ pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Resul
     }
     let prepared = load::sign_all(
         &signer,
-        &args.client_id,
+        &args.alipay.client_id,
         load::bodies(args.mode, &run, args.requests, args.warmup),
     )?;
     let idle = args.server_pid.and_then(limits::rss_mib);
     let report = load::drive(
         &args.target,
-        &args.client_id,
+        &args.alipay.client_id,
         prepared,
         args.concurrency,
         duration,

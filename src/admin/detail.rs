@@ -10,7 +10,7 @@ use super::login::see_other;
 use super::views::page_response;
 use super::views::{
     AttemptItem, AuditItem, DetailPage, Flash, HistoryItem, Nav, NotificationItem, Section,
-    format_age, format_time,
+    format_age, format_decided, format_time,
 };
 use crate::db::review::{self, DecideOutcome, RegistrationRow};
 use crate::db::{self, audit, notifications};
@@ -181,10 +181,7 @@ fn history_item(h: &RegistrationRow) -> HistoryItem {
         registration_request_id: h.registration_request_id.clone(),
         status: h.status.clone(),
         received: format_time(h.received_at),
-        decided: match (&h.decided_at, &h.decided_by) {
-            (Some(at), Some(by)) => format!("{} by {by}", format_time(*at)),
-            _ => String::new(),
-        },
+        decided: format_decided(h.decided_at, h.decided_by.as_deref()),
     }
 }
 

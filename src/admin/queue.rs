@@ -8,7 +8,9 @@ use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
 use super::views::page_response;
-use super::views::{CountLink, Flash, Nav, QueueItem, QueuePage, format_age, format_time};
+use super::views::{
+    CountLink, Flash, Nav, QueueItem, QueuePage, format_age, format_decided, format_time,
+};
 use crate::db;
 use crate::db::review::{self, Cursor, QueueFilter};
 use crate::domain::status::RegistrationStatus;
@@ -140,10 +142,7 @@ pub async fn show(
             href: format!("/admin/registrations/{}", r.id),
             waiting: format_age(r.received_at, now),
             received: format_time(r.received_at),
-            decided: match (&r.decided_at, &r.decided_by) {
-                (Some(at), Some(by)) => format!("{} by {by}", format_time(*at)),
-                _ => String::new(),
-            },
+            decided: format_decided(r.decided_at, r.decided_by.as_deref()),
             registration_request_id: r.registration_request_id,
             reference_merchant_id: r.reference_merchant_id,
             reference_store_id: r.reference_store_id.unwrap_or_default(),

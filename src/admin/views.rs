@@ -308,6 +308,14 @@ pub fn page_response(
         .body(body))
 }
 
+/// "2026-11-22 03:45:12 UTC by alice", or nothing while undecided.
+pub fn format_decided(at: Option<DateTime<Utc>>, by: Option<&str>) -> String {
+    match (at, by) {
+        (Some(at), Some(by)) => format!("{} by {by}", format_time(at)),
+        _ => String::new(),
+    }
+}
+
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }

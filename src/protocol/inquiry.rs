@@ -21,16 +21,7 @@ impl InquiryRequest {
     pub fn from_value(
         value: &serde_json::Value,
     ) -> Result<InquiryRequest, super::registration::WireError> {
-        serde_path_to_error::deserialize(value).map_err(|e| super::registration::WireError {
-            path: e.path().to_string(),
-            problem: e
-                .inner()
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .replace("invalid type: ", "wrong type: "),
-        })
+        super::registration::read_typed(value)
     }
 }
 

@@ -252,15 +252,20 @@ pub fn parse_body(body: &[u8]) -> Result<Value, WireError> {
 impl RegistrationRequest {
     /// Reads the typed request out of a parsed body; type errors name their field path.
     pub fn from_value(value: &Value) -> Result<RegistrationRequest, WireError> {
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { "body".to_owned() } else { path };
-            WireError {
-                path,
-                problem: describe(e.inner()),
-            }
-        })
+        read_typed(value)
     }
+}
+
+/// Reads a typed message out of a parsed body; a type error names its field path.
+pub fn read_typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, WireError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "body".to_owned() } else { path };
+        WireError {
+            path,
+            problem: describe(e.inner()),
+        }
+    })
 }
 
 /// serde_json's message without its "at line X column Y" suffix, with the

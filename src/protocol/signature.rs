@@ -186,6 +186,12 @@ impl Signer {
         &self.key_version
     }
 
+    /// A verifier for this key's signatures.
+    pub fn verifier(&self) -> anyhow::Result<Verifier> {
+        use aws_lc_rs::signature::KeyPair as _;
+        Verifier::from_der(self.key.public_key().as_ref())
+    }
+
     /// The raw SHA256withRSA signature of `message`.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         let mut sig = vec![0u8; self.key.public_modulus_len()];
