@@ -435,4 +435,13 @@ pub struct ServeArgs {
         default_value_t = 16
     )]
     pub db_pool_size: u32,
+
+    /// An answer byte-identical to one signed less than this long ago reuses its Response-Time and Signature (0 signs every answer).
+    #[arg(
+        long,
+        env = "MPP_SIGNATURE_REUSE",
+        value_name = "MPP_SIGNATURE_REUSE",
+        default_value = "50ms"
+    )]
+    pub signature_reuse: String,
 }

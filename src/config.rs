@@ -28,6 +28,8 @@ pub struct Settings {
     pub alipay_keys: Arc<KeyRing>,
     pub approval_mode: ApprovalMode,
     pub max_body_bytes: usize,
+    /// How long an identical answer's signature is reused.
+    pub signature_reuse: Duration,
     pub db_pool_size: u32,
     pub db_timeouts: DbTimeouts,
     pub notify: NotifySettings,
@@ -157,6 +159,11 @@ impl Settings {
         let reason_templates =
             parse_reason_templates(args.reason_templates.as_deref().unwrap_or_default())
                 .context("MPP_REASON_TEMPLATES")?;
+        let signature_reuse =
+            parse_duration(args.signature_reuse.trim()).context("MPP_SIGNATURE_REUSE")?;
+        if signature_reuse > Duration::from_secs(1) {
+            bail!("MPP_SIGNATURE_REUSE: at most 1s, so that a Response-Time stays current");
+        }
         if args.db_pool_size == 0 {
             bail!("MPP_DB_POOL_SIZE: must be at least 1");
         }
@@ -212,6 +219,7 @@ impl Settings {
             alipay_keys: Arc::new(ring),
             approval_mode: args.approval_mode,
             max_body_bytes: args.max_body_bytes,
+            signature_reuse,
             db_pool_size: args.db_pool_size,
             db_timeouts: DbTimeouts::default(),
             notify: NotifySettings {

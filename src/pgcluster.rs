@@ -138,7 +138,8 @@ impl PrivateCluster {
             .is_ok_and(|s| s.success())
     }
 
-    fn start(&self) -> anyhow::Result<()> {
+    /// Starts the cluster's server (it must not be running).
+    pub fn start(&self) -> anyhow::Result<()> {
         let log = self.root.join("postgres.log");
         let status = self
             .command("pg_ctl")

@@ -9,7 +9,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 
 use crate::admin::{self, AdminContext, password};
-use crate::api::{self, ApsContext};
+use crate::api::{self, AnswerSigner, ApsContext};
 use crate::cli::{DatabaseArgs, ServeArgs};
 use crate::config::{KeySources, Settings};
 use crate::db;
@@ -43,7 +43,7 @@ impl Application {
         let aps = web::Data::new(ApsContext {
             client_id: settings.client_id.clone(),
             psp_name: settings.psp_name.clone(),
-            signer: settings.signer.clone(),
+            answers: AnswerSigner::new(settings.signer.clone(), settings.signature_reuse),
             alipay_keys: settings.alipay_keys.clone(),
             approval_mode: settings.approval_mode,
             max_body_bytes: settings.max_body_bytes,

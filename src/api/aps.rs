@@ -15,10 +15,10 @@ use super::{ApsContext, inquiry, registration};
 use crate::db::DbError;
 use crate::domain::registration::FieldError;
 use crate::metrics::{ApiLabel, ApsLabel};
+use crate::protocol::paths;
 use crate::protocol::registration::WireError;
 use crate::protocol::result::{ResultBody, ResultCode};
 use crate::protocol::signature::{SignatureHeader, SignatureHeaderError, string_to_sign};
-use crate::protocol::{now_timestamp, paths};
 
 /// A slow sender gets this long to deliver the whole body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -315,26 +315,21 @@ async fn read_body(
 }
 
 /// Signs and sends `body`: the request's Client-Id echoed (ours when it sent
-/// none we can echo), a fresh Response-Time, and a signature over exactly the
-/// bytes sent.
+/// none we can echo), a current Response-Time, and a signature over exactly
+/// the bytes sent.
 fn signed_response(req: &HttpRequest, ctx: &ApsContext, body: Vec<u8>) -> HttpResponse {
     let client_id = header(req, "client-id")
         .filter(|id| !id.is_empty())
         .unwrap_or(&ctx.client_id);
-    let response_time = now_timestamp();
-    let message = string_to_sign(
-        req.method().as_str(),
-        request_uri(req),
-        client_id,
-        &response_time,
-        &body,
-    );
-    match ctx.signer.header_for(&message) {
-        Ok(signature) => HttpResponse::Ok()
+    match ctx
+        .answers
+        .sign(req.method().as_str(), request_uri(req), client_id, &body)
+    {
+        Ok(signed) => HttpResponse::Ok()
             .insert_header(("Content-Type", "application/json; charset=UTF-8"))
             .insert_header(("Client-Id", client_id))
-            .insert_header(("Response-Time", response_time))
-            .insert_header(("Signature", signature))
+            .insert_header(("Response-Time", signed.response_time))
+            .insert_header(("Signature", signed.signature))
             .body(body),
         Err(e) => {
             // Without a signature Alipay+ could not trust any answer; a 500 makes it retry.

@@ -1,5 +1,6 @@
 //! The HTTP surface for Alipay+: the signed `/aps` APIs and the health probes.
 
+mod answers;
 mod aps;
 mod health;
 mod inquiry;
@@ -14,7 +15,9 @@ use crate::db::{DbTimeouts, PgPool};
 use crate::domain::ApprovalMode;
 use crate::domain::notification::NotifyPolicy;
 use crate::metrics::Metrics;
-use crate::protocol::signature::{KeyRing, Signer};
+use crate::protocol::signature::KeyRing;
+
+pub use answers::AnswerSigner;
 
 /// What the `/aps` handlers need, shared by every worker.
 pub struct ApsContext {
@@ -22,7 +25,8 @@ pub struct ApsContext {
     pub client_id: String,
     /// Our `pspName` in inquiry answers.
     pub psp_name: String,
-    pub signer: Arc<Signer>,
+    /// Signs every answer.
+    pub answers: AnswerSigner,
     pub alipay_keys: Arc<KeyRing>,
     pub approval_mode: ApprovalMode,
     pub max_body_bytes: usize,

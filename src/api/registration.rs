@@ -118,7 +118,12 @@ fn intake(
     merchant_key: &str,
     policy: &NotifyPolicy,
 ) -> Result<Intake, DbError> {
-    let known = store::find_intake_context(conn, &new.registration_request_id, merchant_key)?;
+    let known = store::find_intake_context(
+        conn,
+        &new.registration_request_id,
+        &new.reference_merchant_id,
+        merchant_key,
+    )?;
     if let Some(existing) = known.existing {
         return Ok(replay_or_refuse(existing, &new.request_fingerprint));
     }

@@ -20,6 +20,8 @@ pub mod action {
 
 #[derive(Debug, Clone, Default, Insertable)]
 #[diesel(table_name = audit_log)]
+// NULL rather than DEFAULT for None: one SQL text, so one cached prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewAuditEntry<'a> {
     pub actor: &'a str,
     pub action: &'a str,

@@ -16,6 +16,8 @@ use crate::protocol::paths;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = notifications)]
+// NULL rather than DEFAULT for None: one SQL text, so one cached prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 struct NewNotification<'a> {
     registration_id: i64,
     registration_request_id: &'a str,
@@ -159,7 +161,12 @@ pub fn finish_attempt(
         _ => state::PENDING,
     };
     // One statement, so one round trip and one commit: the attempt row, and
-    // the outcome applied only if this is still the row's latest claim.
+    // the outcome applied only if this is still the row's latest claim and the
+    // row is still pending. "Not finished" rather than `status = 'pending'`:
+    // the latter matches the partial due index, which the planner may then
+    // prefer to the primary key and scan whole, once per attempt, exactly when
+    // a backlog makes it large.
+
     #[derive(QueryableByName)]
     struct Applied {
         #[diesel(sql_type = BigInt)]
@@ -175,7 +182,7 @@ pub fn finish_attempt(
              UPDATE notifications
                 SET status = $9, next_attempt_at = coalesce($10, now()), last_error = $7, last_result_code = $6,
                     last_http_status = $5, delivered_at = CASE WHEN $9 = 'delivered' THEN now() END
-              WHERE id = $1 AND attempts = $2 AND status = 'pending'
+              WHERE id = $1 AND attempts = $2 AND status NOT IN ('delivered', 'failed', 'dead')
           RETURNING 1)
          SELECT count(*) AS applied FROM outcome",
     )

@@ -89,14 +89,18 @@ async fn run(
     mut stopped: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let claim_batch = (config.concurrency / 4).max(1);
     let mut in_flight = JoinSet::new();
     loop {
         while in_flight.try_join_next().is_some() {}
         if *stopped.borrow() {
             break;
         }
+        // Claim in batches: each claim scans the due index past the entries
+        // of rows claimed moments ago, so one claim per freed slot would cost
+        // PostgreSQL more than the attempts themselves.
         let free = permits.available_permits();
-        if free == 0 {
+        if free == 0 || (free < claim_batch && !in_flight.is_empty()) {
             tokio::select! {
                 _ = in_flight.join_next() => {}
                 _ = stopped.changed() => {}

@@ -13,15 +13,21 @@ use crate::domain::review::Decision;
 
 /// Fills the database with `total` realistic registrations in batches:
 /// 5 % PENDING, 80 % APPROVED, 10 % REJECTED, 5 % CANCELLED; decided ones
-/// with a delivered Alipay+ notification and its attempt; audit rows by the
-/// triggers. Returns how long it took.
+/// with a delivered Alipay+ notification and its attempt; a `received` audit
+/// row for each and a decision row for each decided one. Returns how long it
+/// took.
+///
+/// Each batch is one set-based statement with the row triggers switched off
+/// for its transaction (`session_replication_role`, so a superuser
+/// connection): it writes the audit rows and status counters the triggers
+/// would have written, in bulk instead of one trigger call per row.
 pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
     let mut conn = PgConnection::establish(database_url).context("cannot connect")?;
     let started = Instant::now();
     let base: i64 = diesel::sql_query("SELECT coalesce(max(id), 0) AS n FROM registrations")
         .get_result::<Count>(&mut conn)?
         .n;
-    let batch = 100_000u64;
+    let batch = 50_000u64;
     let mut done = 0u64;
     while done < total {
         let (from, to) = (
@@ -31,37 +37,55 @@ pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
         conn.batch_execute(&format!(
             "BEGIN;
              SET LOCAL synchronous_commit = off;
-             INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, reference_store_id,
-                 product_codes, merchant_name, legal_name, merchant_mcc, region, review_flags, raw_request,
-                 request_fingerprint, content_fingerprint, result_code, response_body, received_at,
-                 decided_at, decided_by, reason, reject_code)
-             SELECT 'FILL-' || g, 'CLIENT', s.status, 'FM-' || g, CASE WHEN g % 3 = 2 THEN 'S' || g END,
-                 CASE g % 3 WHEN 0 THEN '{{CASHIER_PAYMENT}}'::text[] WHEN 1 THEN '{{CASHIER_PAYMENT,AGREEMENT_PAYMENT}}' ELSE '{{IN_STORE_PAYMENT}}' END,
-                 'Shop ' || g, 'Shop ' || g || ' Limited', (ARRAY['5812','5411','5999','7011'])[1 + g % 4],
-                 (ARRAY['HK','SG','MY','TH'])[1 + g % 4], '{{}}',
-                 json_build_object('registrationRequestId', 'FILL-' || g, 'productCodes', json_build_array('CASHIER_PAYMENT'),
-                     'merchantInfo', json_build_object('referenceMerchantId', 'FM-' || g, 'merchantDisplayName', 'Shop ' || g,
-                         'merchantMCC', '5812', 'registrationDetail', json_build_object('legalName', 'Shop ' || g || ' Limited',
-                         'registrationType', 'ENTERPRISE_REGISTRATION_NO', 'registrationNo', (10000000 + g)::text,
-                         'registrationAddress', json_build_object('region', 'HK'), 'businessType', 'ENTERPRISE')))::text,
-                 sha256(('r' || g)::bytea), sha256(('c' || g)::bytea), 'REGISTRATION_IN_PROCESS',
-                 '{{\"result\":{{\"resultCode\":\"REGISTRATION_IN_PROCESS\",\"resultStatus\":\"U\",\"resultMessage\":\"Registration received; review in progress.\"}}}}',
-                 now() - make_interval(secs => ({last} - g)),
-                 CASE WHEN s.status <> 'PENDING' THEN now() - make_interval(secs => ({last} - g) / 2.0) END,
-                 CASE WHEN s.status <> 'PENDING' THEN 'reviewer' || g % 7 END,
-                 CASE WHEN s.status = 'REJECTED' THEN 'The registration number could not be verified.' END,
-                 CASE WHEN s.status = 'REJECTED' THEN 'MISSING_OR_INCORRECT_INFO' END
-               FROM generate_series({from}, {to}) g,
-                    LATERAL (SELECT CASE WHEN g % 20 = 0 THEN 'PENDING' WHEN g % 20 < 17 THEN 'APPROVED'
-                                         WHEN g % 20 < 19 THEN 'REJECTED' ELSE 'CANCELLED' END AS status) s;
-             INSERT INTO notifications (registration_id, registration_request_id, target, url, body, status, attempts,
-                 round_attempts, next_attempt_at, last_result_code, last_http_status, created_at, delivered_at)
-             SELECT r.id, r.registration_request_id, 'alipay', '/aps/api/v1/merchants/notifyRegistrationStatus',
-                 '{{}}', 'delivered', 1, 1, r.decided_at, 'SUCCESS', 200, r.decided_at, r.decided_at
-               FROM registrations r WHERE r.id BETWEEN {from} AND {to} AND r.status <> 'PENDING';
-             INSERT INTO notification_attempts (notification_id, attempt, started_at, duration_ms, http_status, result_code, outcome)
-             SELECT n.id, 1, n.created_at, 12, 200, 'SUCCESS', 'delivered'
-               FROM notifications n WHERE n.registration_id BETWEEN {from} AND {to};
+             SET LOCAL session_replication_role = replica;
+             WITH reg AS (
+               INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, reference_store_id,
+                   product_codes, merchant_name, legal_name, merchant_mcc, region, review_flags, raw_request,
+                   request_fingerprint, content_fingerprint, result_code, response_body, received_at,
+                   decided_at, decided_by, reason, reject_code)
+               SELECT 'FILL-' || g, 'CLIENT', s.status, 'FM-' || g, CASE WHEN g % 3 = 2 THEN 'S' || g END,
+                   CASE g % 3 WHEN 0 THEN '{{CASHIER_PAYMENT}}'::text[] WHEN 1 THEN '{{CASHIER_PAYMENT,AGREEMENT_PAYMENT}}' ELSE '{{IN_STORE_PAYMENT}}' END,
+                   'Shop ' || g, 'Shop ' || g || ' Limited', (ARRAY['5812','5411','5999','7011'])[1 + g % 4],
+                   (ARRAY['HK','SG','MY','TH'])[1 + g % 4], '{{}}',
+                   json_build_object('registrationRequestId', 'FILL-' || g, 'productCodes', json_build_array('CASHIER_PAYMENT'),
+                       'merchantInfo', json_build_object('referenceMerchantId', 'FM-' || g, 'merchantDisplayName', 'Shop ' || g,
+                           'merchantMCC', '5812', 'registrationDetail', json_build_object('legalName', 'Shop ' || g || ' Limited',
+                           'registrationType', 'ENTERPRISE_REGISTRATION_NO', 'registrationNo', (10000000 + g)::text,
+                           'registrationAddress', json_build_object('region', 'HK'), 'businessType', 'ENTERPRISE')))::text,
+                   sha256(('r' || g)::bytea), sha256(('c' || g)::bytea), 'REGISTRATION_IN_PROCESS',
+                   '{{\"result\":{{\"resultCode\":\"REGISTRATION_IN_PROCESS\",\"resultStatus\":\"U\",\"resultMessage\":\"Registration received; review in progress.\"}}}}',
+                   now() - make_interval(secs => ({last} - g)),
+                   CASE WHEN s.status <> 'PENDING' THEN now() - make_interval(secs => ({last} - g) / 2.0) END,
+                   CASE WHEN s.status <> 'PENDING' THEN 'reviewer' || g % 7 END,
+                   CASE WHEN s.status = 'REJECTED' THEN 'The registration number could not be verified.' END,
+                   CASE WHEN s.status = 'REJECTED' THEN 'MISSING_OR_INCORRECT_INFO' END
+                 FROM generate_series({from}, {to}) g,
+                      LATERAL (SELECT CASE WHEN g % 20 = 0 THEN 'PENDING' WHEN g % 20 < 17 THEN 'APPROVED'
+                                           WHEN g % 20 < 19 THEN 'REJECTED' ELSE 'CANCELLED' END AS status) s
+               RETURNING id, registration_request_id, status, received_at, decided_at, decided_by, reason, reject_code
+             ), notified AS (
+               INSERT INTO notifications (registration_id, registration_request_id, target, url, body, status, attempts,
+                   round_attempts, next_attempt_at, last_result_code, last_http_status, created_at, delivered_at)
+               SELECT id, registration_request_id, 'alipay', '/aps/api/v1/merchants/notifyRegistrationStatus',
+                   '{{}}', 'delivered', 1, 1, decided_at, 'SUCCESS', 200, decided_at, decided_at
+                 FROM reg WHERE status <> 'PENDING'
+               RETURNING id, created_at
+             ), attempted AS (
+               INSERT INTO notification_attempts (notification_id, attempt, started_at, duration_ms, http_status, result_code, outcome)
+               SELECT id, 1, created_at, 12, 200, 'SUCCESS', 'delivered' FROM notified
+             ), audited AS (
+               INSERT INTO audit_log (at, actor, action, registration_request_id, from_status, to_status, detail)
+               SELECT received_at, 'alipay+', 'registration.received', registration_request_id, NULL, 'PENDING', NULL FROM reg
+               UNION ALL
+               SELECT decided_at, decided_by, 'registration.' || lower(status), registration_request_id, 'PENDING', status,
+                   nullif(concat_ws(': ', reject_code, reason), '')
+                 FROM reg WHERE status <> 'PENDING'
+             ), counted AS (
+               UPDATE registration_counts c SET n = c.n + x.n
+                 FROM (SELECT status, (id % 64)::integer AS slot, count(*) AS n FROM reg GROUP BY 1, 2) x
+                WHERE c.status = x.status AND c.slot = x.slot
+             )
+             SELECT count(*) FROM reg;
              COMMIT;",
             last = base as u64 + total,
         ))?;

@@ -252,6 +252,7 @@ pub fn test_settings() -> Settings {
         alipay_keys: Arc::new(ring),
         approval_mode: ApprovalMode::Manual,
         max_body_bytes: 64 * 1024,
+        signature_reuse: Duration::from_millis(50),
         db_pool_size: 4,
         db_timeouts: DbTimeouts::default(),
         notify: NotifySettings {
@@ -283,11 +284,24 @@ pub fn test_settings() -> Settings {
 }
 
 pub struct TestApp {
-    pub address: String,
+    pub peer: Peer,
     pub db: TestDb,
     pub handle: ServerHandle,
-    pub client: reqwest::Client,
     stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Peer;
+    fn deref(&self) -> &Peer {
+        &self.peer
+    }
+}
+
+/// Alipay+'s side of a server at `address`: signs calls, checks answers.
+#[derive(Clone)]
+pub struct Peer {
+    pub address: String,
+    pub client: reqwest::Client,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -301,15 +315,10 @@ pub async fn spawn_app_with(db: TestDb, customise: impl FnOnce(&mut Settings)) -
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let stopped = Some(tokio::spawn(app.run_until_stopped()));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
     TestApp {
-        address,
+        peer: Peer::new(address),
         db,
         handle,
-        client,
         stopped,
     }
 }
@@ -322,6 +331,17 @@ impl TestApp {
             let _ = done.await;
         }
         self.db
+    }
+
+}
+
+impl Peer {
+    pub fn new(address: String) -> Peer {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Peer { address, client }
     }
 
     /// A registration request signed correctly, to be adjusted by the test.
@@ -343,6 +363,12 @@ impl TestApp {
     }
 
     pub async fn send(&self, call: ApsCall) -> ApsResponse {
+        self.try_send(call).await.expect("request sent")
+    }
+
+    /// Sends and checks the answer; `Err` when no answer came (connection
+    /// refused or cut, timeout).
+    pub async fn try_send(&self, call: ApsCall) -> Result<ApsResponse, reqwest::Error> {
         let mut req = self.client.request(
             call.method.clone(),
             format!("{}{}", self.address, call.path),
@@ -365,14 +391,10 @@ impl TestApp {
         if let Some(s) = signature {
             req = req.header("Signature", s);
         }
-        let response = req
-            .body(call.body.clone())
-            .send()
-            .await
-            .expect("request sent");
+        let response = req.body(call.body.clone()).send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.expect("body").to_vec();
+        let body = response.bytes().await?.to_vec();
         let response = ApsResponse {
             status,
             headers,
@@ -383,7 +405,7 @@ impl TestApp {
             &call.path,
             call.client_id.as_deref().unwrap_or(CLIENT_ID),
         );
-        response
+        Ok(response)
     }
 
     fn sign(&self, call: &ApsCall, signer: &Signer) -> String {
