@@ -3,6 +3,7 @@
 
 pub mod canonical;
 pub mod inquiry;
+pub mod json;
 pub mod keys;
 pub mod notify;
 pub mod registration;

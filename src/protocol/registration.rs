@@ -234,9 +234,10 @@ impl std::fmt::Display for WireError {
     }
 }
 
-/// Parses the body into a JSON value; it must be one UTF-8 JSON object.
+/// Parses the body into a JSON value; it must be one UTF-8 JSON object that
+/// names no member twice.
 pub fn parse_body(body: &[u8]) -> Result<Value, WireError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| WireError {
+    let super::json::Strict(value) = serde_json::from_slice(body).map_err(|e| WireError {
         path: "body".into(),
         problem: format!("not valid JSON ({})", describe(&e)),
     })?;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -19,6 +19,7 @@ async fn anonymous_visitors_are_sent_to_sign_in_everywhere() {
         "/admin/",
         &format!("/admin/registrations/{id}"),
         "/admin/users",
+        "/admin/notifications",
         "/admin/nothing/here",
     ] {
         let page = client.get(path).await;
@@ -32,6 +33,9 @@ async fn anonymous_visitors_are_sent_to_sign_in_everywhere() {
         &format!("/admin/registrations/{id}/decision"),
         "/admin/logout",
         "/admin/users/x/disable",
+        "/admin/users/x/enable",
+        "/admin/notifications/retry",
+        "/admin/nothing/here",
     ] {
         let page = client
             .post(path, &[("csrf", "x"), ("decision", "approve")])
@@ -356,6 +360,63 @@ async fn merchant_text_is_shown_as_text_never_as_markup() {
             "{path}"
         );
     }
+}
+
+/// Every string the request carries, one at a time, set to markup: whatever
+/// validation accepts is shown on the queue and detail pages as text.
+#[tokio::test]
+async fn markup_in_any_merchant_field_renders_inert() {
+    fn leaves(value: &Value, at: String, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    leaves(v, format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    leaves(v, format!("{at}/{i}"), out);
+                }
+            }
+            Value::String(_) => out.push(at),
+            _ => {}
+        }
+    }
+    let app = spawn_app().await;
+    let (client, _) = AdminClient::signed_in(&app, "alice", "reviewer").await;
+    let mut pointers = Vec::new();
+    leaves(
+        &instore_request("REQ", "M", "S"),
+        String::new(),
+        &mut pointers,
+    );
+    let mut shown = 0;
+    for (n, pointer) in pointers.iter().enumerate() {
+        let mut body = instore_request(&unique("REQ"), &unique("M"), &unique("S"));
+        let payload = format!("<img src=x onerror=alert({n})>");
+        *body.pointer_mut(pointer).unwrap() = json!(payload);
+        let answer = app.register(&body).await;
+        if answer.code() != "REGISTRATION_IN_PROCESS" {
+            continue;
+        }
+        shown += 1;
+        let id = query_strings(
+            &mut app.db.connect(),
+            "SELECT max(id)::text AS v FROM registrations",
+        )
+        .remove(0);
+        for path in [
+            format!("/admin/registrations/{id}"),
+            "/admin?status=ALL".to_owned(),
+        ] {
+            let page = client.get(&path).await;
+            assert!(
+                !page.html.contains("<img src=x"),
+                "{pointer} on {path} is markup"
+            );
+        }
+    }
+    assert!(shown > 10, "only {shown} fields took markup");
 }
 
 #[tokio::test]

@@ -332,7 +332,6 @@ impl TestApp {
         }
         self.db
     }
-
 }
 
 impl Peer {

@@ -5,12 +5,16 @@
 mod admin;
 mod browser;
 mod cli;
+mod fire;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod inquiry;
 mod merchant_rules;
 mod notifier;
 mod openapi;
+mod processes;
+mod properties;
 mod registration;
 mod schema;
 mod stubs;

@@ -528,13 +528,28 @@ async fn merchant_urls_on_private_addresses_are_refused() {
         let id = registered(&app, &merchant_request(&unique("REQ"), &endpoint.url(host))).await;
         decide(&app, &admin, &csrf, id, "approve", None).await;
     }
+    // Private, link-local (the cloud metadata address), unique-local: refused
+    // from the URL itself, before any lookup or connection.
+    for url in [
+        "https://10.1.2.3/notify",
+        "https://192.168.0.10/notify",
+        "https://172.16.5.5/notify",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[fe80::1]/notify",
+        "https://[fd00::1]/notify",
+        "https://[::ffff:127.0.0.1]/notify",
+        "https://0.0.0.0/notify",
+    ] {
+        let id = registered(&app, &merchant_request(&unique("REQ"), url)).await;
+        decide(&app, &admin, &csrf, id, "approve", None).await;
+    }
     let id = registered(
         &app,
         &merchant_request(&unique("REQ"), "http://merchant.example/notify"),
     )
     .await;
     decide(&app, &admin, &csrf, id, "approve", None).await;
-    wait_until(&app, "SELECT count(*) = 4 FROM ops.notifications WHERE target = 'merchant' AND status IN ('dead', 'failed')", Duration::from_secs(10)).await;
+    wait_until(&app, "SELECT count(*) = 12 FROM ops.notifications WHERE target = 'merchant' AND status IN ('dead', 'failed')", Duration::from_secs(10)).await;
     assert!(
         endpoint.seen().is_empty(),
         "nothing reached the private address"

@@ -167,6 +167,53 @@ async fn a_signature_over_other_bytes_fails() {
     assert_eq!(app.send(call).await.code(), "REGISTRATION_IN_PROCESS");
 }
 
+/// A valid signature moved to another request fails: the path, the
+/// Client-Id and the Request-Time are all in the signed string.
+#[tokio::test]
+async fn a_signature_binds_the_path_the_client_id_and_the_request_time() {
+    let app = spawn_app().await;
+    let original = body();
+    let signed = app.call(paths::REGISTRATION, original.clone());
+    let sign = |path: &str, client_id: &str, time: &str| {
+        keys()
+            .alipay
+            .header_for(&mpp_registrar::protocol::signature::string_to_sign(
+                "POST", path, client_id, time, &original,
+            ))
+            .unwrap()
+    };
+    let time = signed.request_time.clone().unwrap();
+    for (what, header) in [
+        (
+            "signed for another path",
+            sign(paths::INQUIRY, CLIENT_ID, &time),
+        ),
+        (
+            "signed for another Client-Id",
+            sign(paths::REGISTRATION, "OTHER_CLIENT", &time),
+        ),
+        (
+            "signed at another time",
+            sign(
+                paths::REGISTRATION,
+                CLIENT_ID,
+                "2024-05-28T12:12:13.000+08:00",
+            ),
+        ),
+    ] {
+        let mut call = app.call(paths::REGISTRATION, original.clone());
+        call.signature = Sig::Header(header);
+        assert_eq!(app.send(call).await.code(), "INVALID_SIGNATURE", "{what}");
+    }
+    // Replayed to another path as is.
+    let mut call = app.call(paths::INQUIRY, original.clone());
+    call.signature = Sig::Header(sign(paths::REGISTRATION, CLIENT_ID, &time));
+    assert_eq!(app.send(call).await.code(), "INVALID_SIGNATURE");
+    let mut call = app.call(paths::REGISTRATION, original.clone());
+    call.signature = Sig::Header(sign(paths::REGISTRATION, CLIENT_ID, &time));
+    assert_eq!(app.send(call).await.code(), "REGISTRATION_IN_PROCESS");
+}
+
 #[tokio::test]
 async fn several_alipay_key_versions_are_accepted_at_once() {
     let app = spawn_app().await;

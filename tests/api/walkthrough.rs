@@ -3,93 +3,36 @@
 //! notification arriving at the stand-in.
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_mpp-registrar");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::processes::*;
 
 #[tokio::test]
 async fn register_review_notify_with_the_real_commands() {
     let db = TestDb::new();
-    let keys_dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("walk-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(keys_dir.join("keys/mpp")).unwrap();
-    std::fs::create_dir_all(keys_dir.join("keys/alipay")).unwrap();
-    for (from, to) in [
-        ("keys/mpp_private_key.pem", "keys/mpp/private_key.pem"),
-        ("keys/mpp_public_key.pem", "keys/mpp/public_key.pem"),
-        (
-            "test-vectors/private_key_pkcs8.pem",
-            "keys/alipay/private_key.pem",
-        ),
-        ("test-vectors/public_key.pem", "keys/alipay/public_key.pem"),
-    ] {
-        std::fs::copy(fixture_path(from), keys_dir.join(to)).unwrap();
-    }
-    let (gw_port, port) = (free_port(), free_port());
+    let work = Workdir::new("walk");
+    let gw_port = free_port();
     let mut gateway = Killed(
-        Command::new(BIN)
+        work.command()
             .args([
                 "simulate",
                 "alipay",
                 "--listen",
                 &format!("127.0.0.1:{gw_port}"),
             ])
-            .env("MPP_DATA_DIR", &keys_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
-    let log_path = keys_dir.join("serve.log");
-    let log_file = std::fs::File::create(&log_path).unwrap();
-    let _server = Killed(
-        Command::new(BIN)
-            .arg("serve")
-            .env("MPP_LOG_FORMAT", "json")
-            .env("MPP_DATA_DIR", &keys_dir)
-            .env("DATABASE_URL", &db.url)
-            .env("MPP_LISTEN", format!("127.0.0.1:{port}"))
-            .env("ALIPAY_GATEWAY_URL", format!("http://127.0.0.1:{gw_port}"))
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while reqwest::get(format!("{base}/readyz"))
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "serve did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let gateway_url = format!("http://127.0.0.1:{gw_port}");
+    let server = Serve::start(&work, &db.url, &[("ALIPAY_GATEWAY_URL", &gateway_url)]).await;
+    let base = server.base.clone();
 
-    let out = Command::new(BIN)
+    let out = work
+        .command()
         .args([
             "simulate",
             "register",
@@ -100,7 +43,6 @@ async fn register_review_notify_with_the_real_commands() {
             "--concurrency",
             "3",
         ])
-        .env("MPP_DATA_DIR", &keys_dir)
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
@@ -180,9 +122,9 @@ async fn register_review_notify_with_the_real_commands() {
     ] {
         assert!(metrics.contains(expected), "missing {expected}:\n{metrics}");
     }
-    let private_key = std::fs::read_to_string(keys_dir.join("keys/mpp/private_key.pem")).unwrap();
+    let private_key = std::fs::read_to_string(work.path.join("keys/mpp/private_key.pem")).unwrap();
     check_log(
-        &std::fs::read_to_string(&log_path).unwrap(),
+        &std::fs::read_to_string(&server.log).unwrap(),
         &private_key,
         &session_cookie,
     );
