@@ -166,7 +166,6 @@ pub fn finish_attempt(
     // the latter matches the partial due index, which the planner may then
     // prefer to the primary key and scan whole, once per attempt, exactly when
     // a backlog makes it large.
-
     #[derive(QueryableByName)]
     struct Applied {
         #[diesel(sql_type = BigInt)]
