@@ -298,6 +298,8 @@ async fn the_notifier_delivers_every_decision_through_faults_and_two_kills() {
         ("MPP_NOTIFY_RETRY_GAPS", gaps.as_str()),
         ("MPP_NOTIFY_TIMEOUT", "500ms"),
         ("MPP_NOTIFY_LEASE", "3s"),
+        // Few workers, so the run lasts long enough for both kills to land mid-way.
+        ("MPP_NOTIFY_CONCURRENCY", "4"),
     ];
 
     let (ids, bodies) = distinct_requests("FAULT", DECISIONS);
