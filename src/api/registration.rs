@@ -52,10 +52,6 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
         ),
     };
     let answer = ResultBody::new(code, code.default_message());
-    let merchant_key = store::merchant_key(
-        &registration.reference_merchant_id,
-        registration.reference_store_id.as_deref(),
-    );
     let new = NewRegistration {
         request_fingerprint: canonical::fingerprint(&value).to_vec(),
         content_fingerprint: content_fingerprint(&value, &registration.product_codes).to_vec(),
@@ -85,7 +81,7 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
 
     let policy = ctx.notify_policy.clone();
     let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-        intake(conn, &new, &merchant_key, &policy)
+        intake(conn, &new, &policy)
     })
     .await?;
     if matches!(outcome, Intake::Answer(_)) && ctx.approval_mode == ApprovalMode::Auto {
@@ -115,15 +111,9 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
 fn intake(
     conn: &mut PgConnection,
     new: &NewRegistration,
-    merchant_key: &str,
     policy: &NotifyPolicy,
 ) -> Result<Intake, DbError> {
-    let known = store::find_intake_context(
-        conn,
-        &new.registration_request_id,
-        &new.reference_merchant_id,
-        merchant_key,
-    )?;
+    let known = store::find_intake_context(conn, new)?;
     if let Some(existing) = known.existing {
         return Ok(replay_or_refuse(existing, &new.request_fingerprint));
     }

@@ -65,11 +65,12 @@ pub struct IntakeContext {
 
 pub fn find_intake_context(
     conn: &mut PgConnection,
-    request_id: &str,
-    reference_merchant_id: &str,
-    merchant_key: &str,
+    new: &NewRegistration,
 ) -> QueryResult<IntakeContext> {
     use registrations::dsl as r;
+    let request_id = new.registration_request_id.as_str();
+    let reference_merchant_id = new.reference_merchant_id.as_str();
+    let merchant_key = merchant_key(reference_merchant_id, new.reference_store_id.as_deref());
     let rows: Vec<IntakeRow> = r::registrations
         .filter(
             r::registration_request_id
@@ -121,7 +122,7 @@ pub fn insert_registration(
 }
 
 /// The merchant key the generated column computes, for lookups.
-pub fn merchant_key(reference_merchant_id: &str, reference_store_id: Option<&str>) -> String {
+fn merchant_key(reference_merchant_id: &str, reference_store_id: Option<&str>) -> String {
     format!(
         "{reference_merchant_id}\u{1f}{}",
         reference_store_id.unwrap_or("")

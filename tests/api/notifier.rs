@@ -69,6 +69,23 @@ async fn decide(
     let _ = app;
 }
 
+/// A server pointed at `gw`, and one online registration approved through
+/// the admin pages by `username` (signed in with `role`): its notification is
+/// on its way. Returns the app, the signed-in reviewer, their CSRF token and
+/// the registration's request id.
+async fn one_approved(
+    gw: &Gateway,
+    username: &str,
+    role: &str,
+) -> (TestApp, AdminClient, String, String) {
+    let app = spawn_app_with(TestDb::new(), with_gateway(gw)).await;
+    let request_id = unique("REQ");
+    let id = registered(&app, &online_request(&request_id, &unique("M"))).await;
+    let (admin, csrf) = AdminClient::signed_in(&app, username, role).await;
+    decide(&app, &admin, &csrf, id, "approve", None).await;
+    (app, admin, csrf, request_id)
+}
+
 #[tokio::test]
 async fn an_approval_reaches_alipay_signed_and_verifiable() {
     let gw = gateway(Behaviour::default());
@@ -163,10 +180,7 @@ async fn rejections_and_cancellations_carry_what_the_reviewer_said() {
 #[tokio::test]
 async fn an_unknown_answer_is_retried_after_the_gap_with_the_same_body() {
     let gw = gateway(script(&[Answer::Unknown, Answer::Success]));
-    let app = spawn_app_with(TestDb::new(), with_gateway(&gw)).await;
-    let id = registered(&app, &online_request(&unique("REQ"), &unique("M"))).await;
-    let (admin, csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
-    decide(&app, &admin, &csrf, id, "approve", None).await;
+    let (app, _, _, _) = one_approved(&gw, "alice", "reviewer").await;
     wait_until(
         &app,
         "SELECT bool_and(status = 'delivered') FROM ops.notifications",
@@ -196,10 +210,7 @@ async fn a_final_refusal_is_not_retried_and_is_marked() {
     let gw = gateway(script(&[Answer::Fail(
         ResultCode::AbnormalRegistrationStatus,
     )]));
-    let app = spawn_app_with(TestDb::new(), with_gateway(&gw)).await;
-    let id = registered(&app, &online_request(&unique("REQ"), &unique("M"))).await;
-    let (admin, csrf) = AdminClient::signed_in(&app, "root", "admin").await;
-    decide(&app, &admin, &csrf, id, "approve", None).await;
+    let (app, admin, csrf, _) = one_approved(&gw, "root", "admin").await;
     wait_until(
         &app,
         "SELECT bool_and(status = 'failed') FROM ops.notifications",
@@ -244,10 +255,7 @@ async fn timeouts_garbage_and_unsigned_answers_are_retried_until_the_gaps_run_ou
         Answer::Garbage,
         Answer::Unsigned,
     ]));
-    let app = spawn_app_with(TestDb::new(), with_gateway(&gw)).await;
-    let id = registered(&app, &online_request(&unique("REQ"), &unique("M"))).await;
-    let (admin, csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
-    decide(&app, &admin, &csrf, id, "approve", None).await;
+    let (app, _, _, _) = one_approved(&gw, "alice", "reviewer").await;
     wait_until(
         &app,
         "SELECT bool_and(status = 'dead') FROM ops.notifications",
@@ -273,11 +281,7 @@ async fn timeouts_garbage_and_unsigned_answers_are_retried_until_the_gaps_run_ou
 #[tokio::test]
 async fn cli_redrive_delivers_dead_notifications() {
     let gw = gateway(script(&[Answer::Unknown, Answer::Unknown, Answer::Unknown]));
-    let app = spawn_app_with(TestDb::new(), with_gateway(&gw)).await;
-    let request_id = unique("REQ");
-    let id = registered(&app, &online_request(&request_id, &unique("M"))).await;
-    let (admin, csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
-    decide(&app, &admin, &csrf, id, "approve", None).await;
+    let (app, _, _, request_id) = one_approved(&gw, "alice", "reviewer").await;
     wait_until(
         &app,
         "SELECT bool_and(status = 'dead') FROM ops.notifications",
@@ -605,10 +609,7 @@ async fn redirects_are_not_followed() {
 #[tokio::test]
 async fn stopping_the_server_finishes_attempts_in_flight() {
     let gw = gateway(script(&[Answer::Slow(Duration::from_millis(1500))]));
-    let app = spawn_app_with(TestDb::new(), with_gateway(&gw)).await;
-    let id = registered(&app, &online_request(&unique("REQ"), &unique("M"))).await;
-    let (admin, csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
-    decide(&app, &admin, &csrf, id, "approve", None).await;
+    let (app, _, _, _) = one_approved(&gw, "alice", "reviewer").await;
     let started = Instant::now();
     while gw.received().is_empty() {
         assert!(started.elapsed() < Duration::from_secs(5));
