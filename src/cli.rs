@@ -444,4 +444,12 @@ pub struct ServeArgs {
         default_value = "50ms"
     )]
     pub signature_reuse: String,
+
+    /// Refuse (PARAM_ILLEGAL) a Request-Time further than this from our clock (units ms, s, m, h); unset: no check.
+    #[arg(
+        long,
+        env = "MPP_REQUEST_TIME_WINDOW",
+        value_name = "MPP_REQUEST_TIME_WINDOW"
+    )]
+    pub request_time_window: Option<String>,
 }

@@ -30,6 +30,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How long an identical answer's signature is reused.
     pub signature_reuse: Duration,
+    /// How far a Request-Time may be from our clock; `None`: no check.
+    pub request_time_window: Option<Duration>,
     pub db_pool_size: u32,
     pub db_timeouts: DbTimeouts,
     pub notify: NotifySettings,
@@ -164,6 +166,14 @@ impl Settings {
         if signature_reuse > Duration::from_secs(1) {
             bail!("MPP_SIGNATURE_REUSE: at most 1s, so that a Response-Time stays current");
         }
+        let request_time_window = non_empty(&args.request_time_window)
+            .map(|w| parse_duration(w).context("MPP_REQUEST_TIME_WINDOW"))
+            .transpose()?;
+        if request_time_window.is_some_and(|w| w < Duration::from_secs(1)) {
+            bail!(
+                "MPP_REQUEST_TIME_WINDOW: at least 1s, or clocks a few milliseconds apart would refuse every request"
+            );
+        }
         if args.db_pool_size == 0 {
             bail!("MPP_DB_POOL_SIZE: must be at least 1");
         }
@@ -220,6 +230,7 @@ impl Settings {
             approval_mode: args.approval_mode,
             max_body_bytes: args.max_body_bytes,
             signature_reuse,
+            request_time_window,
             db_pool_size: args.db_pool_size,
             db_timeouts: DbTimeouts::default(),
             notify: NotifySettings {

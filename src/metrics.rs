@@ -52,6 +52,8 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabel, Counter>,
     pub http_request_seconds: Family<HttpLabel, Histogram>,
     pub registrations: Family<StatusLabel, Gauge>,
+    pub registration_repeats: Counter,
+    pub registration_repeat_mismatches: Counter,
     pub oldest_pending_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub db_pool_connections: Gauge,
     pub db_pool_idle_connections: Gauge,
@@ -87,6 +89,8 @@ impl Default for Metrics {
             http_requests: Family::default(),
             http_request_seconds: Family::new_with_constructor(latency_histogram),
             registrations: Family::default(),
+            registration_repeats: Counter::default(),
+            registration_repeat_mismatches: Counter::default(),
             oldest_pending_seconds: Gauge::default(),
             db_pool_connections: Gauge::default(),
             db_pool_idle_connections: Gauge::default(),
@@ -124,6 +128,16 @@ impl Default for Metrics {
             "registrations",
             "Registrations by status (read from PostgreSQL)",
             m.registrations.clone(),
+        );
+        registry.register(
+            "registration_repeats",
+            "Registration requests answered from the binding of their registrationRequestId",
+            m.registration_repeats.clone(),
+        );
+        registry.register(
+            "registration_repeat_mismatches",
+            "Repeats of a bound registrationRequestId whose body differed from the bound one",
+            m.registration_repeat_mismatches.clone(),
         );
         registry.register(
             "oldest_pending_registration_seconds",

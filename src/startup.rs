@@ -47,6 +47,7 @@ impl Application {
             alipay_keys: settings.alipay_keys.clone(),
             approval_mode: settings.approval_mode,
             max_body_bytes: settings.max_body_bytes,
+            request_time_window: settings.request_time_window,
             pool: pool.clone(),
             db_timeouts: settings.db_timeouts,
             notify_policy: settings.notify.policy(),

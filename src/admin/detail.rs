@@ -12,6 +12,7 @@ use super::views::{
     AttemptItem, AuditItem, DetailPage, Flash, HistoryItem, Nav, NotificationItem, Section,
     format_age, format_decided, format_time,
 };
+use crate::db::audit::action;
 use crate::db::review::{self, DecideOutcome, RegistrationRow};
 use crate::db::{self, audit, notifications};
 use crate::domain::changes::{Field, content_changes, flatten};
@@ -92,13 +93,32 @@ pub async fn show(
         let Some(row) = review::find_registration(conn, id)? else {
             return Ok(None);
         };
+        let raw_request = review::find_raw_request(conn, id)?.unwrap_or_default();
         let history = review::list_merchant_history(conn, &row)?;
+        // What changed since the latest approval of a key this one shares.
+        let last_approved = match history
+            .iter()
+            .filter(|h| h.status == "APPROVED")
+            .max_by_key(|h| h.decided_at)
+        {
+            Some(approved) => review::find_raw_request(conn, approved.id)?
+                .map(|raw| (approved.registration_request_id.clone(), raw)),
+            None => None,
+        };
         let trail = audit::find_for_registration(conn, &row.registration_request_id)?;
         let sent = notifications::find_for_registration(conn, row.id)?;
-        Ok(Some((row, history, trail, sent)))
+        Ok(Some((
+            row,
+            raw_request,
+            history,
+            last_approved,
+            trail,
+            sent,
+        )))
     })
     .await?;
-    let (row, history, trail, (sent, attempts)) = loaded.ok_or(AdminError::NotFound)?;
+    let (row, raw_request, history, last_approved, trail, (sent, attempts)) =
+        loaded.ok_or(AdminError::NotFound)?;
     let targets: std::collections::HashMap<i64, String> =
         sent.iter().map(|n| (n.id, n.target.clone())).collect();
     let notification_summary = if sent.is_empty() {
@@ -117,24 +137,27 @@ pub async fn show(
             .join("; ")
     };
 
-    // What changed since the merchant's latest approval other than this one.
-    let last_approved = history
-        .iter()
-        .filter(|h| h.status == "APPROVED")
-        .max_by_key(|h| h.decided_at);
     let (compared_with, changes) = match last_approved {
-        Some(approved) => {
-            let before: serde_json::Value =
-                serde_json::from_str(&approved.raw_request).unwrap_or_default();
-            let after: serde_json::Value =
-                serde_json::from_str(&row.raw_request).unwrap_or_default();
-            (
-                Some(approved.registration_request_id.clone()),
-                content_changes(&before, &after),
-            )
+        Some((approved_id, approved_raw)) => {
+            let before: serde_json::Value = serde_json::from_str(&approved_raw).unwrap_or_default();
+            let after: serde_json::Value = serde_json::from_str(&raw_request).unwrap_or_default();
+            (Some(approved_id), content_changes(&before, &after))
         }
         None => (None, Vec::new()),
     };
+    // Repeats of this id that carried another body: answered as stored, but a
+    // reviewer should know the sender's systems disagree about this request.
+    let mismatched_repeats: Vec<String> = trail
+        .iter()
+        .filter(|a| a.action == action::REPEAT_MISMATCHED)
+        .map(|a| {
+            format!(
+                "{}: {}",
+                format_time(a.at),
+                a.detail.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
 
     let flash = query.flash.as_deref().and_then(|f| flash_for(f, &row));
     let now = chrono::Utc::now();
@@ -150,7 +173,8 @@ pub async fn show(
         received: format_time(row.received_at),
         waiting: format_age(row.received_at, now),
         decided: row.decided_at.map(format_time).unwrap_or_default(),
-        sections: sections(&row.raw_request),
+        sections: sections(&raw_request),
+        mismatched_repeats,
         history: history.iter().map(history_item).collect(),
         compared_with,
         changes,

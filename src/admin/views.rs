@@ -155,6 +155,8 @@ pub struct DetailPage<'a> {
     pub waiting: String,
     pub decided: String,
     pub sections: Vec<Section>,
+    /// When and where repeats of this id differed from it (field paths only).
+    pub mismatched_repeats: Vec<String>,
     pub history: Vec<HistoryItem>,
     pub compared_with: Option<String>,
     pub changes: Vec<Change>,

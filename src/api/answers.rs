@@ -6,16 +6,19 @@
 //! registration in Approval Mode gets the same `REGISTRATION_IN_PROCESS`
 //! result, and so does its replay), and one RSA-2048 signature costs more CPU
 //! than all the rest of a request. PKCS#1 v1.5 signatures are deterministic,
-//! so an answer identical to one signed less than `window` ago is sent with
-//! that one's Response-Time and Signature: exactly what signing it at that
-//! instant gives, and a Response-Time at most `window` old.
+//! so an answer identical to one signed less than `window` ago may be sent
+//! with that one's Response-Time and Signature: exactly what signing it at
+//! that instant gives. Only to a request that had arrived by that instant,
+//! though: no answer is ever dated before its request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::protocol::now_timestamp;
+use chrono::{DateTime, Utc};
+
 use crate::protocol::signature::{SignError, Signer, string_to_sign};
+use crate::protocol::time::{format_timestamp, response_instant};
 
 /// More distinct answers than this within one window are signed each time:
 /// the cache stays small however varied the answers are.
@@ -32,6 +35,8 @@ pub struct SignedHeaders {
 
 struct Recent {
     at: Instant,
+    /// The instant its Response-Time names.
+    stamp: DateTime<Utc>,
     headers: SignedHeaders,
 }
 
@@ -51,42 +56,46 @@ impl AnswerSigner {
         }
     }
 
-    /// A Response-Time and the Signature over the answer.
+    /// A Response-Time, never before `arrived` (when the request came in),
+    /// and the Signature over the answer.
     pub fn sign(
         &self,
         method: &str,
         uri: &str,
         client_id: &str,
         body: &[u8],
+        arrived: DateTime<Utc>,
     ) -> Result<SignedHeaders, SignError> {
         let cacheable = !self.window.is_zero() && body.len() <= MAX_BODY;
         let key = cacheable.then(|| answer_key(method, uri, client_id, body));
         if let Some(key) = &key
-            && let Some(hit) = self.lookup(key)
+            && let Some(hit) = self.lookup(key, arrived)
         {
             return Ok(hit);
         }
-        let response_time = now_timestamp();
+        let stamp = response_instant(Utc::now(), arrived);
+        let response_time = format_timestamp(stamp);
         let message = string_to_sign(method, uri, client_id, &response_time, body);
         let headers = SignedHeaders {
             signature: self.signer.header_for(&message)?,
             response_time,
         };
         if let Some(key) = key {
-            self.remember(key, &headers);
+            self.remember(key, stamp, &headers);
         }
         Ok(headers)
     }
 
-    fn lookup(&self, key: &[u8]) -> Option<SignedHeaders> {
+    /// A recent signature of the same answer, dated no earlier than `arrived`.
+    fn lookup(&self, key: &[u8], arrived: DateTime<Utc>) -> Option<SignedHeaders> {
         let recent = self.recent.lock().ok()?;
         recent
             .get(key)
-            .filter(|r| r.at.elapsed() < self.window)
+            .filter(|r| r.at.elapsed() < self.window && r.stamp >= arrived)
             .map(|r| r.headers.clone())
     }
 
-    fn remember(&self, key: Vec<u8>, headers: &SignedHeaders) {
+    fn remember(&self, key: Vec<u8>, stamp: DateTime<Utc>, headers: &SignedHeaders) {
         let Ok(mut recent) = self.recent.lock() else {
             return;
         };
@@ -98,6 +107,7 @@ impl AnswerSigner {
                 key,
                 Recent {
                     at: Instant::now(),
+                    stamp,
                     headers: headers.clone(),
                 },
             );
@@ -141,26 +151,45 @@ mod tests {
         verifier.verify(&message, &parsed.signature)
     }
 
+    fn parsed(headers: &SignedHeaders) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&headers.response_time)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
     #[test]
-    fn identical_answers_within_the_window_share_time_and_signature() {
+    fn identical_answers_to_requests_that_came_before_it_share_time_and_signature() {
         let (answers, verifier) = signer(Duration::from_secs(60));
-        let first = answers.sign("POST", "/p", "C", b"{}").unwrap();
-        let again = answers.sign("POST", "/p", "C", b"{}").unwrap();
+        let arrived = Utc::now();
+        let first = answers.sign("POST", "/p", "C", b"{}", arrived).unwrap();
+        let again = answers.sign("POST", "/p", "C", b"{}", arrived).unwrap();
         assert_eq!(first.response_time, again.response_time);
         assert_eq!(first.signature, again.signature);
         for (client, body) in [("C", &b"{ }"[..]), ("D", &b"{}"[..])] {
-            let other = answers.sign("POST", "/p", client, body).unwrap();
+            let other = answers.sign("POST", "/p", client, body, arrived).unwrap();
             assert!(verifies(&verifier, client, &other, body));
         }
         assert!(verifies(&verifier, "C", &again, b"{}"));
     }
 
     #[test]
+    fn a_request_that_came_after_the_shared_stamp_gets_a_fresh_one() {
+        let (answers, verifier) = signer(Duration::from_secs(60));
+        let first = answers.sign("POST", "/p", "C", b"{}", Utc::now()).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+        let later = Utc::now();
+        let again = answers.sign("POST", "/p", "C", b"{}", later).unwrap();
+        assert_ne!(first.response_time, again.response_time);
+        assert!(parsed(&again) >= later);
+        assert!(verifies(&verifier, "C", &again, b"{}"));
+    }
+
+    #[test]
     fn a_zero_window_signs_every_answer() {
         let (answers, verifier) = signer(Duration::ZERO);
-        let first = answers.sign("POST", "/p", "C", b"{}").unwrap();
+        let first = answers.sign("POST", "/p", "C", b"{}", Utc::now()).unwrap();
         std::thread::sleep(Duration::from_millis(2));
-        let again = answers.sign("POST", "/p", "C", b"{}").unwrap();
+        let again = answers.sign("POST", "/p", "C", b"{}", Utc::now()).unwrap();
         assert_ne!(first.response_time, again.response_time);
         assert!(verifies(&verifier, "C", &again, b"{}"));
     }

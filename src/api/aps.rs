@@ -19,6 +19,7 @@ use crate::protocol::paths;
 use crate::protocol::registration::WireError;
 use crate::protocol::result::{ResultBody, ResultCode};
 use crate::protocol::signature::{SignatureHeader, SignatureHeaderError, string_to_sign};
+use crate::protocol::time::{RequestTimeError, check_request_time};
 
 /// A slow sender gets this long to deliver the whole body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,8 +51,8 @@ pub enum ApsError {
     MediaTypeNotAcceptable,
     #[error("unknown or missing Client-Id")]
     InvalidClient,
-    #[error("missing Request-Time")]
-    MissingRequestTime,
+    #[error("Request-Time: {0}")]
+    RequestTime(RequestTimeError),
     #[error("bad Signature header: {0}")]
     BadSignatureHeader(#[from] SignatureHeaderError),
     #[error("no key for this keyVersion")]
@@ -64,16 +65,10 @@ pub enum ApsError {
     BodyUnreadable,
     #[error("{0}")]
     Param(FieldError),
-    #[error("registrationRequestId reused with a different request")]
-    RequestInconsistent,
     #[error("the ids of the query do not belong together")]
     IdsDoNotBelongTogether,
     #[error("no registration found")]
     RecordNotFound,
-    #[error("an earlier registration of the merchant is under review")]
-    UnderReview,
-    #[error("identical to the merchant's approved registration")]
-    RepeatRegistration,
     #[error("database: {0}")]
     Database(#[from] DbError),
 }
@@ -101,7 +96,7 @@ impl ApsError {
             ApsError::NoInterfaceDef => ResultCode::NoInterfaceDef,
             ApsError::MediaTypeNotAcceptable => ResultCode::MediaTypeNotAcceptable,
             ApsError::InvalidClient => ResultCode::InvalidClient,
-            ApsError::MissingRequestTime
+            ApsError::RequestTime(_)
             | ApsError::BodyTooLarge(_)
             | ApsError::BodyUnreadable
             | ApsError::Param(_) => ResultCode::ParamIllegal,
@@ -109,12 +104,8 @@ impl ApsError {
                 ResultCode::InvalidSignature
             }
             ApsError::KeyNotFound => ResultCode::KeyNotFound,
-            ApsError::RequestInconsistent | ApsError::IdsDoNotBelongTogether => {
-                ResultCode::RepeatReqInconsistent
-            }
+            ApsError::IdsDoNotBelongTogether => ResultCode::RepeatReqInconsistent,
             ApsError::RecordNotFound => ResultCode::RecordNotFound,
-            ApsError::UnderReview => ResultCode::RegistrationUnderReview,
-            ApsError::RepeatRegistration => ResultCode::RepeatRegistration,
             ApsError::Database(_) => ResultCode::UnknownException,
         }
     }
@@ -122,7 +113,7 @@ impl ApsError {
     /// What the caller is told. Never the cause of an internal error.
     fn message(&self) -> String {
         match self {
-            ApsError::MissingRequestTime => "Request-Time: missing".to_owned(),
+            ApsError::RequestTime(problem) => format!("Request-Time: {problem}"),
             ApsError::BodyTooLarge(limit) => format!("body: larger than {limit} bytes"),
             ApsError::BodyUnreadable => "body: could not be read completely".to_owned(),
             ApsError::Param(field) => field.to_string(),
@@ -136,10 +127,7 @@ impl ApsError {
             | ApsError::BadSignatureHeader(_)
             | ApsError::KeyNotFound
             | ApsError::SignatureMismatch
-            | ApsError::RequestInconsistent
             | ApsError::RecordNotFound
-            | ApsError::UnderReview
-            | ApsError::RepeatRegistration
             | ApsError::Database(_) => self.code().default_message().to_owned(),
         }
     }
@@ -147,9 +135,6 @@ impl ApsError {
     fn into_reply(self) -> Reply {
         match &self {
             ApsError::Database(cause) => tracing::error!(error = %cause, "database unavailable"),
-            ApsError::RequestInconsistent => {
-                tracing::warn!("registrationRequestId reused with a different body")
-            }
             _ => tracing::info!(reason = %self, "refused"),
         }
         Reply::new(self.code(), &self.message())
@@ -165,12 +150,14 @@ pub async fn entry(
     let span = tracing::info_span!("aps", registration_request_id = Empty, result_code = Empty);
     async move {
         let started = Instant::now();
-        let reply = match handle(&req, payload, &ctx).await {
+        // No answer may be dated before this (see AnswerSigner).
+        let arrived = chrono::Utc::now();
+        let reply = match handle(&req, payload, &ctx, arrived).await {
             Ok(reply) => reply,
             Err(e) => e.into_reply(),
         };
         tracing::Span::current().record("result_code", reply.code.as_str());
-        let response = signed_response(&req, &ctx, reply.body);
+        let response = signed_response(&req, &ctx, reply.body, arrived);
         let elapsed = started.elapsed();
         let api = api_name(req.path());
         ctx.metrics
@@ -211,6 +198,7 @@ async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     ctx: &ApsContext,
+    arrived: chrono::DateTime<chrono::Utc>,
 ) -> Result<Reply, ApsError> {
     if req.method() != Method::POST {
         return Err(ApsError::MethodNotSupported);
@@ -226,7 +214,11 @@ async fn handle(
         .ok_or(ApsError::InvalidClient)?;
     let request_time = header(req, "request-time")
         .filter(|t| !t.trim().is_empty())
-        .ok_or(ApsError::MissingRequestTime)?;
+        .ok_or(ApsError::RequestTime(RequestTimeError::Missing))?;
+    // Off unless configured (A6): documented sample requests carry 2019 timestamps.
+    if let Some(window) = ctx.request_time_window {
+        check_request_time(request_time, window, arrived).map_err(ApsError::RequestTime)?;
+    }
     let signature = SignatureHeader::parse(header(req, "signature").unwrap_or_default())?;
     let verifier = ctx
         .alipay_keys
@@ -315,16 +307,24 @@ async fn read_body(
 }
 
 /// Signs and sends `body`: the request's Client-Id echoed (ours when it sent
-/// none we can echo), a current Response-Time, and a signature over exactly
-/// the bytes sent.
-fn signed_response(req: &HttpRequest, ctx: &ApsContext, body: Vec<u8>) -> HttpResponse {
+/// none we can echo), a current Response-Time no earlier than the request's
+/// arrival, and a signature over exactly the bytes sent.
+fn signed_response(
+    req: &HttpRequest,
+    ctx: &ApsContext,
+    body: Vec<u8>,
+    arrived: chrono::DateTime<chrono::Utc>,
+) -> HttpResponse {
     let client_id = header(req, "client-id")
         .filter(|id| !id.is_empty())
         .unwrap_or(&ctx.client_id);
-    match ctx
-        .answers
-        .sign(req.method().as_str(), request_uri(req), client_id, &body)
-    {
+    match ctx.answers.sign(
+        req.method().as_str(),
+        request_uri(req),
+        client_id,
+        &body,
+        arrived,
+    ) {
         Ok(signed) => HttpResponse::Ok()
             .insert_header(("Content-Type", "application/json; charset=UTF-8"))
             .insert_header(("Client-Id", client_id))

@@ -71,7 +71,9 @@ pub async fn inquire(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> {
             }
             vec![report(one, one.product_codes.clone())]
         }
-        Query::ByMerchant { .. } => latest_per_key(&known),
+        Query::ByMerchant {
+            reference_store_id, ..
+        } => latest_per_key(&known, reference_store_id.as_deref()),
     };
     if reported.is_empty() {
         return Err(ApsError::RecordNotFound);

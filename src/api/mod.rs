@@ -30,6 +30,8 @@ pub struct ApsContext {
     pub alipay_keys: Arc<KeyRing>,
     pub approval_mode: ApprovalMode,
     pub max_body_bytes: usize,
+    /// `MPP_REQUEST_TIME_WINDOW`: refuse a Request-Time further than this from our clock.
+    pub request_time_window: Option<std::time::Duration>,
     pub pool: PgPool,
     pub db_timeouts: DbTimeouts,
     pub notify_policy: NotifyPolicy,

@@ -7,8 +7,13 @@ use diesel::prelude::*;
 
 use super::schema::audit_log;
 
+/// The actor of events that Alipay+'s requests cause.
+pub const ALIPAY_ACTOR: &str = "alipay+";
+
 /// What an audit row records, by action name.
 pub mod action {
+    /// A repeat of a bound registrationRequestId whose body differed.
+    pub const REPEAT_MISMATCHED: &str = "registration.repeat_mismatched";
     pub const SIGNED_IN: &str = "user.signed_in";
     pub const SIGN_IN_FAILED: &str = "user.sign_in_failed";
     pub const SIGNED_OUT: &str = "user.signed_out";

@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod notifications;
+mod prepared;
 pub mod registrations;
+pub mod requests;
 pub mod review;
 pub mod schema;
 pub mod users;

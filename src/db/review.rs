@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int8, Text, Timestamptz};
 
 use super::notifications;
-use super::schema::registrations;
+use super::schema::{registrations, requests};
 use crate::domain::notification::{DecidedRegistration, NotifyPolicy};
 use crate::domain::review::Decision;
 use crate::domain::status::RegistrationStatus;
+use crate::protocol::registration::ProductCode;
 use crate::protocol::result::ResultCode;
 
 /// A page position: the last row shown, for keyset pagination.
@@ -150,7 +151,6 @@ pub struct RegistrationRow {
     pub status: String,
     pub reference_merchant_id: String,
     pub reference_store_id: Option<String>,
-    pub merchant_key: String,
     pub product_codes: Vec<String>,
     pub merchant_name: String,
     pub legal_name: String,
@@ -158,8 +158,6 @@ pub struct RegistrationRow {
     pub region: Option<String>,
     pub registration_notify_url: Option<String>,
     pub review_flags: Vec<String>,
-    pub raw_request: String,
-    pub result_code: String,
     pub received_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by: Option<String>,
@@ -175,14 +173,55 @@ pub fn find_registration(conn: &mut PgConnection, id: i64) -> QueryResult<Option
         .optional()
 }
 
-/// The merchant's other registrations, newest first.
+/// The request a registration was accepted from, exactly as received.
+pub fn find_raw_request(conn: &mut PgConnection, id: i64) -> QueryResult<Option<String>> {
+    registrations::table
+        .inner_join(requests::table)
+        .filter(registrations::id.eq(id))
+        .select(requests::raw_request)
+        .first(conn)
+        .optional()
+}
+
+/// The other registrations sharing a registration key with `row` (same
+/// merchant and product; for in-store payment, same store too), newest first.
 pub fn list_merchant_history(
     conn: &mut PgConnection,
     row: &RegistrationRow,
 ) -> QueryResult<Vec<RegistrationRow>> {
     use registrations::dsl as r;
-    r::registrations
-        .filter(r::merchant_key.eq(&row.merchant_key).and(r::id.ne(row.id)))
+    let in_store = ProductCode::InStorePayment.as_str();
+    let online: Vec<&str> = row
+        .product_codes
+        .iter()
+        .map(String::as_str)
+        .filter(|code| *code != in_store)
+        .collect();
+    let same_store = match (
+        &row.reference_store_id,
+        row.product_codes.iter().any(|c| c == in_store),
+    ) {
+        (Some(store), true) => Some(store.as_str()),
+        _ => None,
+    };
+    let mut query = r::registrations
+        .filter(
+            r::reference_merchant_id
+                .eq(&row.reference_merchant_id)
+                .and(r::id.ne(row.id)),
+        )
+        .into_boxed();
+    query = match same_store {
+        Some(store) => query.filter(
+            r::product_codes
+                .overlaps_with(online)
+                .or(r::reference_store_id
+                    .eq(store)
+                    .and(r::product_codes.contains(vec![in_store]))),
+        ),
+        None => query.filter(r::product_codes.overlaps_with(online)),
+    };
+    query
         .order((r::received_at.desc(), r::id.desc()))
         .limit(50)
         .select(RegistrationRow::as_select())
@@ -231,7 +270,11 @@ pub fn decide(
                     reason: decision.reason(),
                     reject_code: decision.reject_code(),
                 };
-                let told_in_process = row.result_code == ResultCode::RegistrationInProcess.as_str();
+                let answered: String = requests::table
+                    .find(&row.registration_request_id)
+                    .select(requests::result_code)
+                    .first(conn)?;
+                let told_in_process = answered == ResultCode::RegistrationInProcess.as_str();
                 notifications::enqueue_for_decision(
                     conn,
                     row.id,

@@ -8,7 +8,6 @@ diesel::table! {
         status -> Text,
         reference_merchant_id -> Text,
         reference_store_id -> Nullable<Text>,
-        merchant_key -> Text,
         product_codes -> Array<Text>,
         merchant_name -> Text,
         legal_name -> Text,
@@ -16,18 +15,33 @@ diesel::table! {
         region -> Nullable<Text>,
         registration_notify_url -> Nullable<Text>,
         review_flags -> Array<Text>,
-        raw_request -> Text,
-        request_fingerprint -> Bytea,
-        content_fingerprint -> Bytea,
-        result_code -> Text,
-        response_body -> Text,
         received_at -> Timestamptz,
         decided_at -> Nullable<Timestamptz>,
         decided_by -> Nullable<Text>,
         reason -> Nullable<Text>,
         reject_code -> Nullable<Text>,
+        admitted_before_key_rule -> Bool,
     }
 }
+
+diesel::table! {
+    requests (registration_request_id) {
+        registration_request_id -> Text,
+        client_id -> Text,
+        reference_merchant_id -> Text,
+        reference_store_id -> Nullable<Text>,
+        raw_request -> Text,
+        request_fingerprint -> Bytea,
+        result_code -> Text,
+        response_body -> Text,
+        received_at -> Timestamptz,
+        repeats -> Int8,
+        mismatched_repeats -> Int8,
+        last_repeat_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(registrations -> requests (registration_request_id));
 
 diesel::table! {
     users (id) {
@@ -104,6 +118,7 @@ diesel::joinable!(notification_attempts -> notifications (notification_id));
 diesel::joinable!(notifications -> registrations (registration_id));
 diesel::allow_tables_to_appear_in_same_query!(
     registrations,
+    requests,
     users,
     sessions,
     audit_log,

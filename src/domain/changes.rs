@@ -60,18 +60,62 @@ pub struct Change {
 /// from `before` to `after`. The request id, notify URL and pass-through data
 /// are not registration content and are left out.
 pub fn content_changes(before: &Value, after: &Value) -> Vec<Change> {
-    let pick = |v: &Value| -> BTreeMap<String, String> {
-        let content = serde_json::json!({
+    let content = |v: &Value| {
+        serde_json::json!({
             "merchantInfo": v.get("merchantInfo"),
             "storeInfo": v.get("storeInfo"),
             "productCodes": v.get("productCodes"),
-        });
-        flatten(&content)
-            .into_iter()
-            .map(|f| (f.path, f.value))
-            .collect()
+        })
     };
-    let (old, new) = (pick(before), pick(after));
+    diff(&content(before), &content(after))
+}
+
+/// The paths of every field that differs between two whole bodies, for
+/// saying where a repeat departs from the original without repeating either's
+/// values. Equal exactly when the canonical forms are: an object member that
+/// is `null` counts as absent; array items count by position.
+pub fn differing_paths(before: &Value, after: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    compare(Some(before), Some(after), String::new(), &mut out);
+    out
+}
+
+fn compare(before: Option<&Value>, after: Option<&Value>, path: String, out: &mut Vec<String>) {
+    match (before, after) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                compare(present(a.get(key)), present(b.get(key)), at, out);
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) => {
+            for i in 0..a.len().max(b.len()) {
+                compare(a.get(i), b.get(i), format!("{path}[{i}]"), out);
+            }
+        }
+        (a, b) if a == b => {}
+        _ => out.push(if path.is_empty() { "body".into() } else { path }),
+    }
+}
+
+/// An object member that is `null` is absent (transport §9).
+fn present(member: Option<&Value>) -> Option<&Value> {
+    member.filter(|v| !v.is_null())
+}
+
+/// Leaves that differ, by path, in path order.
+fn diff(before: &Value, after: &Value) -> Vec<Change> {
+    let leaves = |v: &Value| -> BTreeMap<String, String> {
+        flatten(v).into_iter().map(|f| (f.path, f.value)).collect()
+    };
+    let (old, new) = (leaves(before), leaves(after));
     let mut paths: Vec<&String> = old.keys().chain(new.keys()).collect();
     paths.sort();
     paths.dedup();
@@ -115,5 +159,20 @@ mod tests {
                 ("merchantInfo.old", Some("x"), None),
             ]
         );
+    }
+
+    #[test]
+    fn differing_paths_name_fields_anywhere_in_the_body() {
+        let before = json!({"registrationRequestId": "1", "passThroughInfo": "a", "merchantInfo": {"merchantMCC": "5812"}});
+        let after = json!({"registrationRequestId": "1", "merchantInfo": {"merchantMCC": "5813", "x": null, "websites": []}});
+        assert_eq!(
+            differing_paths(&before, &after),
+            [
+                "merchantInfo.merchantMCC",
+                "merchantInfo.websites",
+                "passThroughInfo"
+            ]
+        );
+        assert!(differing_paths(&before, &before).is_empty());
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::admission::RegistrationKey;
 use super::registration::FieldError;
 use super::status::RegistrationStatus;
 use crate::protocol::inquiry::InquiryRequest;
@@ -82,20 +83,33 @@ pub struct Reported {
     pub rejection_reason: Option<String>,
 }
 
-/// For a merchant-wide query: for every registration key (store, product
-/// code), the most recent registration; one element per registration that is
-/// the latest for at least one key, carrying those keys' codes, oldest first
-/// (as Alipay+'s samples list them). `newest_first` must be ordered by
+/// For a merchant-wide query: for every registration key (product code, and
+/// store for in-store payment), the most recent registration; one element
+/// per registration that is the latest for at least one key, carrying those
+/// keys' codes, oldest first (as Alipay+'s samples list them). With `store`,
+/// only that store's in-store key. `newest_first` must be ordered by
 /// reception, newest first.
-pub fn latest_per_key(newest_first: &[Known]) -> Vec<Reported> {
-    let mut seen: BTreeSet<(Option<&str>, &str)> = BTreeSet::new();
+pub fn latest_per_key(newest_first: &[Known], store: Option<&str>) -> Vec<Reported> {
+    let mut seen: BTreeSet<RegistrationKey> = BTreeSet::new();
     let mut out = Vec::new();
     for known in newest_first {
         let codes: Vec<String> = known
             .product_codes
             .iter()
-            .filter(|code| seen.insert((known.reference_store_id.as_deref(), code.as_str())))
-            .cloned()
+            .filter_map(|code| ProductCode::parse(code))
+            .map(|product| {
+                RegistrationKey::of(
+                    &known.reference_merchant_id,
+                    known.reference_store_id.as_deref(),
+                    product,
+                )
+            })
+            .filter(|key| match store {
+                Some(store) => key.reference_store_id.as_deref() == Some(store),
+                None => true,
+            })
+            .filter(|key| seen.insert(key.clone()))
+            .map(|key| key.product.as_str().to_owned())
             .collect();
         if !codes.is_empty() {
             out.push(report(known, codes));
@@ -188,7 +202,7 @@ mod tests {
                 Approved,
             ),
         ];
-        let reported = latest_per_key(&rows);
+        let reported = latest_per_key(&rows, None);
         assert_eq!(reported.len(), 3);
         assert_eq!(
             reported[0].product_codes,
@@ -199,5 +213,26 @@ mod tests {
         assert_eq!(reported[2].product_codes, ["AGREEMENT_PAYMENT"]);
         assert_eq!(aggregate(&reported), "PENDING");
         assert_eq!(aggregate(&reported[..2]), "COMPLETED");
+    }
+
+    #[test]
+    fn an_online_registration_is_one_key_whatever_store_it_names() {
+        use RegistrationStatus::*;
+        let both = ["CASHIER_PAYMENT", "AGREEMENT_PAYMENT"];
+        let rows = [
+            known("R3", Some("S2"), &both, Pending),
+            known("R2", Some("S1"), &both, Rejected),
+            known("R1", None, &both, Approved),
+            known("R0", Some("S1"), &["IN_STORE_PAYMENT"], Approved),
+        ];
+        let reported = latest_per_key(&rows, None);
+        assert_eq!(reported.len(), 2, "{reported:?}");
+        assert_eq!(reported[0].product_codes, ["IN_STORE_PAYMENT"]);
+        assert_eq!(reported[1].status, Pending);
+        // A store query reports that store's in-store key only.
+        let store = latest_per_key(&rows, Some("S1"));
+        assert_eq!(store.len(), 1);
+        assert_eq!(store[0].product_codes, ["IN_STORE_PAYMENT"]);
+        assert!(latest_per_key(&rows, Some("S2")).is_empty());
     }
 }

@@ -7,7 +7,6 @@
 
 use serde_json::Value;
 
-use crate::protocol::canonical;
 use crate::protocol::registration::{
     Address, Attachment, ContactInfo, MerchantInfo, ProductCode, RegistrationDetail,
     RegistrationRequest, StoreInfo, WebSite,
@@ -45,6 +44,9 @@ pub struct Registration {
     pub review_flags: Vec<String>,
 }
 
+/// The longest `registrationRequestId` (seed 001).
+const REQUEST_ID_MAX: usize = 64;
+
 const REGISTRATION_TYPES: &[&str] = &[
     "ENTERPRISE_REGISTRATION_NO",
     "INDEPENDENT_CONTRACTOR_LICENSE_NO",
@@ -75,8 +77,11 @@ const ATTACHMENT_TYPES: &[&str] = &[
 /// Validates the whole request tree. The first violation, in document order, is reported.
 pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
     let mut v = Validator::default();
-    let registration_request_id =
-        v.required("registrationRequestId", &req.registration_request_id, 64)?;
+    let registration_request_id = v.required(
+        "registrationRequestId",
+        &req.registration_request_id,
+        REQUEST_ID_MAX,
+    )?;
     let product_codes = product_codes(&req.product_codes)?;
     let needs_display_name = product_codes.iter().any(|c| {
         matches!(
@@ -150,16 +155,13 @@ pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
     })
 }
 
-/// Fingerprint of what is being registered: merchant data, store data and
-/// product codes, leaving out the request id, notify URL and pass-through data.
-/// Two requests with equal content fingerprints register the same thing.
-pub fn content_fingerprint(body: &Value, product_codes: &[ProductCode]) -> [u8; 32] {
-    let content = serde_json::json!({
-        "merchantInfo": body.get("merchantInfo"),
-        "storeInfo": body.get("storeInfo"),
-        "productCodes": product_codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-    });
-    canonical::fingerprint(&content)
+/// The `registrationRequestId` of a body that failed validation elsewhere,
+/// when it is itself valid: a bound id is answered from its binding whatever
+/// else the repeat carries.
+pub fn readable_request_id(body: &Value) -> Option<&str> {
+    let id = body.get("registrationRequestId")?.as_str()?;
+    check_text("registrationRequestId", id, REQUEST_ID_MAX, false).ok()?;
+    Some(id)
 }
 
 fn product_codes(codes: &Option<Vec<String>>) -> Result<Vec<ProductCode>, FieldError> {
@@ -634,15 +636,13 @@ mod tests {
     }
 
     #[test]
-    fn content_fingerprint_ignores_request_id_and_code_order() {
-        let a = online();
+    fn a_valid_id_is_readable_from_an_otherwise_invalid_body() {
         let mut b = online();
-        b["registrationRequestId"] = json!("REQ-2");
-        b["productCodes"] = json!(["AGREEMENT_PAYMENT", "CASHIER_PAYMENT"]);
-        let ca = check(&a).unwrap().product_codes;
-        let cb = check(&b).unwrap().product_codes;
-        assert_eq!(content_fingerprint(&a, &ca), content_fingerprint(&b, &cb));
-        b["merchantInfo"]["merchantMCC"] = json!("5813");
-        assert_ne!(content_fingerprint(&a, &ca), content_fingerprint(&b, &cb));
+        b["merchantInfo"]["merchantMCC"] = json!(5812);
+        assert_eq!(readable_request_id(&b), Some("REQ-1"));
+        b["registrationRequestId"] = json!("x".repeat(65));
+        assert_eq!(readable_request_id(&b), None);
+        b["registrationRequestId"] = json!(1);
+        assert_eq!(readable_request_id(&b), None);
     }
 }

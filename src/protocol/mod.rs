@@ -9,6 +9,9 @@ pub mod notify;
 pub mod registration;
 pub mod result;
 pub mod signature;
+pub mod time;
+
+pub use time::now_timestamp;
 
 /// Paths of the APIs this server answers.
 pub mod paths {
@@ -16,10 +19,4 @@ pub mod paths {
     pub const INQUIRY: &str = "/aps/api/v1/merchants/inquiryRegistrationStatus";
     pub const INQUIRY_ANTOM: &str = "/ams/api/v1/merchants/inquiryRegistrationStatus";
     pub const NOTIFY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/notifyRegistrationStatus";
-}
-
-/// Current time in the form we put in `Request-Time` / `Response-Time`:
-/// RFC 3339 with milliseconds and an explicit offset.
-pub fn now_timestamp() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

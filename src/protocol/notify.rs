@@ -54,9 +54,157 @@ pub fn read_result(body: &[u8]) -> Option<super::result::ApsResult> {
         .map(|e| e.result)
 }
 
+/// Checks a `notifyRegistrationStatus` body (wallet → Alipay+) against the
+/// protocol reference, as a strict receiver would: one JSON object naming no
+/// member twice and no member the reference does not list; strings only;
+/// the ids present, not blank, at most 64 characters (A5); a status of
+/// APPROVED, REJECTED or CANCELLED (A8); `rejectionReason` required with
+/// REJECTED, refused with APPROVED, at most 1024 characters. `null` counts
+/// as absent. The error names the field and the problem.
+pub fn check_status_notification(body: &[u8]) -> Result<(), String> {
+    use serde_json::Value;
+
+    fn members<'a>(
+        value: &'a Value,
+        path: &str,
+        allowed: &[&str],
+    ) -> Result<&'a serde_json::Map<String, Value>, String> {
+        let map = value
+            .as_object()
+            .ok_or_else(|| format!("{path}: must be a JSON object"))?;
+        match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(unexpected) => Err(format!("{path}: unexpected member {unexpected:?}")),
+            None => Ok(map),
+        }
+    }
+    fn text<'a>(
+        map: &'a serde_json::Map<String, Value>,
+        path: &str,
+        name: &str,
+        max: usize,
+    ) -> Result<Option<&'a str>, String> {
+        match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                Err(format!("{path}{name}: must not be empty"))
+            }
+            Some(Value::String(s)) if s.chars().count() > max => {
+                Err(format!("{path}{name}: longer than {max} characters"))
+            }
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(format!("{path}{name}: must be a string")),
+        }
+    }
+
+    let super::json::Strict(value) = serde_json::from_slice(body)
+        .map_err(|e| format!("body: not one JSON object naming each member once ({e})"))?;
+    let top = members(
+        &value,
+        "body",
+        &[
+            "referenceMerchantId",
+            "registrationRequestId",
+            "registrationResult",
+        ],
+    )?;
+    for id in ["referenceMerchantId", "registrationRequestId"] {
+        text(top, "", id, 64)?.ok_or_else(|| format!("{id}: missing"))?;
+    }
+    let result = match top.get("registrationResult") {
+        None | Some(Value::Null) => return Err("registrationResult: missing".into()),
+        Some(result) => members(
+            result,
+            "registrationResult",
+            &["registrationStatus", "rejectionReason"],
+        )?,
+    };
+    let status = text(result, "registrationResult.", "registrationStatus", 32)?
+        .ok_or("registrationResult.registrationStatus: missing")?;
+    let reason = text(result, "registrationResult.", "rejectionReason", 1024)?;
+    match (status, reason) {
+        ("REJECTED", None) => {
+            Err("registrationResult.rejectionReason: required with REJECTED".into())
+        }
+        ("APPROVED", Some(_)) => {
+            Err("registrationResult.rejectionReason: not allowed with APPROVED".into())
+        }
+        ("APPROVED" | "REJECTED" | "CANCELLED", _) => Ok(()),
+        (other, _) => Err(format!(
+            "registrationResult.registrationStatus: {other:?} is not APPROVED, REJECTED or CANCELLED"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_samples_conform_and_deviations_are_named() {
+        for sample in [
+            r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"APPROVED"}}"#,
+            r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"REJECTED","rejectionReason":"why"}}"#,
+            r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"CANCELLED"}}"#,
+        ] {
+            assert_eq!(
+                check_status_notification(sample.as_bytes()),
+                Ok(()),
+                "{sample}"
+            );
+        }
+        let refused = [
+            (r#"[]"#, "body"),
+            (
+                r#"{"referenceMerchantId":"M","referenceMerchantId":"M"}"#,
+                "body",
+            ),
+            (
+                r#"{"registrationRequestId":"R","registrationResult":{"registrationStatus":"APPROVED"}}"#,
+                "referenceMerchantId",
+            ),
+            (
+                r#"{"referenceMerchantId":" ","registrationRequestId":"R","registrationResult":{"registrationStatus":"APPROVED"}}"#,
+                "referenceMerchantId",
+            ),
+            (
+                r#"{"referenceMerchantId":1,"registrationRequestId":"R","registrationResult":{"registrationStatus":"APPROVED"}}"#,
+                "referenceMerchantId",
+            ),
+            (
+                r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"PENDING"}}"#,
+                "registrationResult.registrationStatus",
+            ),
+            (
+                r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"REJECTED"}}"#,
+                "registrationResult.rejectionReason",
+            ),
+            (
+                r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"APPROVED","rejectionReason":"x"}}"#,
+                "registrationResult.rejectionReason",
+            ),
+            (
+                r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"APPROVED"},"productCodes":[]}"#,
+                "body",
+            ),
+            (
+                r#"{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{"registrationStatus":"APPROVED","rejectReasons":"x"}}"#,
+                "registrationResult",
+            ),
+            (
+                r#"{"referenceMerchantId":"M","registrationRequestId":"R"}"#,
+                "registrationResult",
+            ),
+        ];
+        for (body, field) in refused {
+            let problem = check_status_notification(body.as_bytes()).unwrap_err();
+            assert!(problem.starts_with(field), "{body}: {problem}");
+        }
+        let long = format!(
+            r#"{{"referenceMerchantId":"M","registrationRequestId":"R","registrationResult":{{"registrationStatus":"REJECTED","rejectionReason":"{}"}}}}"#,
+            "x".repeat(1025)
+        );
+        assert!(check_status_notification(long.as_bytes()).is_err());
+    }
 
     #[test]
     fn bodies_match_the_documented_samples() {

@@ -38,30 +38,39 @@ pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
             "BEGIN;
              SET LOCAL synchronous_commit = off;
              SET LOCAL session_replication_role = replica;
-             WITH reg AS (
-               INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, reference_store_id,
-                   product_codes, merchant_name, legal_name, merchant_mcc, region, review_flags, raw_request,
-                   request_fingerprint, content_fingerprint, result_code, response_body, received_at,
-                   decided_at, decided_by, reason, reject_code)
-               SELECT 'FILL-' || g, 'CLIENT', s.status, 'FM-' || g, CASE WHEN g % 3 = 2 THEN 'S' || g END,
-                   CASE g % 3 WHEN 0 THEN '{{CASHIER_PAYMENT}}'::text[] WHEN 1 THEN '{{CASHIER_PAYMENT,AGREEMENT_PAYMENT}}' ELSE '{{IN_STORE_PAYMENT}}' END,
-                   'Shop ' || g, 'Shop ' || g || ' Limited', (ARRAY['5812','5411','5999','7011'])[1 + g % 4],
-                   (ARRAY['HK','SG','MY','TH'])[1 + g % 4], '{{}}',
-                   json_build_object('registrationRequestId', 'FILL-' || g, 'productCodes', json_build_array('CASHIER_PAYMENT'),
-                       'merchantInfo', json_build_object('referenceMerchantId', 'FM-' || g, 'merchantDisplayName', 'Shop ' || g,
-                           'merchantMCC', '5812', 'registrationDetail', json_build_object('legalName', 'Shop ' || g || ' Limited',
-                           'registrationType', 'ENTERPRISE_REGISTRATION_NO', 'registrationNo', (10000000 + g)::text,
-                           'registrationAddress', json_build_object('region', 'HK'), 'businessType', 'ENTERPRISE')))::text,
-                   sha256(('r' || g)::bytea), sha256(('c' || g)::bytea), 'REGISTRATION_IN_PROCESS',
-                   '{{\"result\":{{\"resultCode\":\"REGISTRATION_IN_PROCESS\",\"resultStatus\":\"U\",\"resultMessage\":\"Registration received; review in progress.\"}}}}',
-                   now() - make_interval(secs => ({last} - g)),
-                   CASE WHEN s.status <> 'PENDING' THEN now() - make_interval(secs => ({last} - g) / 2.0) END,
-                   CASE WHEN s.status <> 'PENDING' THEN 'reviewer' || g % 7 END,
-                   CASE WHEN s.status = 'REJECTED' THEN 'The registration number could not be verified.' END,
-                   CASE WHEN s.status = 'REJECTED' THEN 'MISSING_OR_INCORRECT_INFO' END
+             WITH src AS (
+               SELECT g, s.status, 'FILL-' || g AS request_id, 'FM-' || g AS merchant_id,
+                   CASE WHEN g % 3 = 2 THEN 'S' || g END AS store_id,
+                   now() - make_interval(secs => ({last} - g)) AS received_at
                  FROM generate_series({from}, {to}) g,
                       LATERAL (SELECT CASE WHEN g % 20 = 0 THEN 'PENDING' WHEN g % 20 < 17 THEN 'APPROVED'
                                            WHEN g % 20 < 19 THEN 'REJECTED' ELSE 'CANCELLED' END AS status) s
+             ), bound AS (
+               INSERT INTO requests (registration_request_id, client_id, reference_merchant_id, reference_store_id,
+                   raw_request, request_fingerprint, result_code, response_body, received_at)
+               SELECT request_id, 'CLIENT', merchant_id, store_id,
+                   json_build_object('registrationRequestId', request_id, 'productCodes', json_build_array('CASHIER_PAYMENT'),
+                       'merchantInfo', json_build_object('referenceMerchantId', merchant_id, 'merchantDisplayName', 'Shop ' || g,
+                           'merchantMCC', '5812', 'registrationDetail', json_build_object('legalName', 'Shop ' || g || ' Limited',
+                           'registrationType', 'ENTERPRISE_REGISTRATION_NO', 'registrationNo', (10000000 + g)::text,
+                           'registrationAddress', json_build_object('region', 'HK'), 'businessType', 'ENTERPRISE')))::text,
+                   sha256(('r' || g)::bytea), 'REGISTRATION_IN_PROCESS',
+                   '{{\"result\":{{\"resultCode\":\"REGISTRATION_IN_PROCESS\",\"resultStatus\":\"U\",\"resultMessage\":\"Registration received; review in progress.\"}}}}',
+                   received_at
+                 FROM src
+             ), reg AS (
+               INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, reference_store_id,
+                   product_codes, merchant_name, legal_name, merchant_mcc, region, review_flags, received_at,
+                   decided_at, decided_by, reason, reject_code)
+               SELECT request_id, 'CLIENT', status, merchant_id, store_id,
+                   CASE g % 3 WHEN 0 THEN '{{CASHIER_PAYMENT}}'::text[] WHEN 1 THEN '{{CASHIER_PAYMENT,AGREEMENT_PAYMENT}}' ELSE '{{IN_STORE_PAYMENT}}' END,
+                   'Shop ' || g, 'Shop ' || g || ' Limited', (ARRAY['5812','5411','5999','7011'])[1 + g % 4],
+                   (ARRAY['HK','SG','MY','TH'])[1 + g % 4], '{{}}', received_at,
+                   CASE WHEN status <> 'PENDING' THEN now() - make_interval(secs => ({last} - g) / 2.0) END,
+                   CASE WHEN status <> 'PENDING' THEN 'reviewer' || g % 7 END,
+                   CASE WHEN status = 'REJECTED' THEN 'The registration number could not be verified.' END,
+                   CASE WHEN status = 'REJECTED' THEN 'MISSING_OR_INCORRECT_INFO' END
+                 FROM src
                RETURNING id, registration_request_id, status, received_at, decided_at, decided_by, reason, reject_code
              ), notified AS (
                INSERT INTO notifications (registration_id, registration_request_id, target, url, body, status, attempts,
@@ -95,8 +104,35 @@ pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
             started.elapsed().as_secs_f64()
         );
     }
-    conn.batch_execute("ANALYZE registrations; ANALYZE notifications; ANALYZE audit_log; ANALYZE notification_attempts")?;
+    conn.batch_execute("ANALYZE requests; ANALYZE registrations; ANALYZE notifications; ANALYZE audit_log; ANALYZE notification_attempts")?;
     Ok(started.elapsed())
+}
+
+/// `count` online registrations `{prefix}-1`... with their bindings, in
+/// `status` (decided by `bench` when not PENDING), for the notifier runs.
+fn insert_bench_registrations(
+    conn: &mut PgConnection,
+    prefix: &str,
+    count: u64,
+    status: &str,
+) -> anyhow::Result<()> {
+    conn.batch_execute(&format!(
+        "WITH bound AS (
+           INSERT INTO requests (registration_request_id, client_id, reference_merchant_id, raw_request,
+               request_fingerprint, result_code, response_body)
+           SELECT '{prefix}-' || g, 'CLIENT', '{prefix}-M' || g, '{{}}', sha256(('{prefix}' || g)::bytea),
+               'REGISTRATION_IN_PROCESS', '{{}}'
+             FROM generate_series(1, {count}) g
+           RETURNING registration_request_id, reference_merchant_id
+         )
+         INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, product_codes,
+             merchant_name, legal_name, merchant_mcc, decided_at, decided_by)
+         SELECT registration_request_id, 'CLIENT', '{status}', reference_merchant_id, '{{CASHIER_PAYMENT}}',
+             'Shop', 'Shop Ltd', '5812',
+             CASE WHEN '{status}' <> 'PENDING' THEN now() END, CASE WHEN '{status}' <> 'PENDING' THEN 'bench' END
+           FROM bound"
+    ))?;
+    Ok(())
 }
 
 #[derive(diesel::QueryableByName)]
@@ -122,13 +158,7 @@ pub fn decision_latency(
 ) -> anyhow::Result<Vec<f64>> {
     let mut conn = PgConnection::establish(database_url).context("cannot connect")?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    conn.batch_execute(&format!(
-        "INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, product_codes,
-             merchant_name, legal_name, merchant_mcc, raw_request, request_fingerprint, content_fingerprint, result_code, response_body)
-         SELECT 'LAT-{run}-' || g, 'CLIENT', 'PENDING', 'LM-{run}-' || g, '{{CASHIER_PAYMENT}}', 'Shop', 'Shop Ltd', '5812', '{{}}',
-             sha256(('l{run}' || g)::bytea), sha256(('l{run}' || g)::bytea), 'REGISTRATION_IN_PROCESS', '{{}}'
-           FROM generate_series(1, {count}) g"
-    ))?;
+    insert_bench_registrations(&mut conn, &format!("LAT-{run}"), count as u64, "PENDING")?;
     let ids: Vec<i64> = diesel::sql_query(format!("SELECT id AS n FROM registrations WHERE registration_request_id LIKE 'LAT-{run}-%' ORDER BY id"))
         .load::<Count>(&mut conn)?
         .into_iter()
@@ -170,14 +200,7 @@ pub fn decision_latency(
 pub fn drain(database_url: &str, count: u64, wait: Duration) -> anyhow::Result<Duration> {
     let mut conn = PgConnection::establish(database_url).context("cannot connect")?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    conn.batch_execute(&format!(
-        "INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, product_codes,
-             merchant_name, legal_name, merchant_mcc, raw_request, request_fingerprint, content_fingerprint, result_code,
-             response_body, decided_at, decided_by)
-         SELECT 'DRN-{run}-' || g, 'CLIENT', 'APPROVED', 'DM-{run}-' || g, '{{CASHIER_PAYMENT}}', 'Shop', 'Shop Ltd', '5812', '{{}}',
-             sha256(('d{run}' || g)::bytea), sha256(('d{run}' || g)::bytea), 'REGISTRATION_IN_PROCESS', '{{}}', now(), 'bench'
-           FROM generate_series(1, {count}) g"
-    ))?;
+    insert_bench_registrations(&mut conn, &format!("DRN-{run}"), count, "APPROVED")?;
     let first: i64 = diesel::sql_query(format!(
         "SELECT min(id) AS n FROM registrations WHERE registration_request_id = 'DRN-{run}-1'"
     ))

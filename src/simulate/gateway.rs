@@ -1,7 +1,9 @@
 //! A local Alipay+ gateway for `notifyRegistrationStatus`: verifies each
-//! notification's signature with the wallet's public key, records it, and
-//! answers a signed S — or U, F, a slow answer, garbage or an unsigned answer,
-//! by script or in given proportions.
+//! notification's signature with the wallet's public key and its body
+//! against the protocol reference, records it, and answers a signed S — or
+//! U, F, a slow answer, garbage or an unsigned answer, by script or in given
+//! proportions. A body that does not conform gets `PARAM_ILLEGAL`, as a
+//! strict Alipay+ would answer, and its problem is printed.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -12,6 +14,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::Serialize;
 
+use crate::protocol::notify::check_status_notification;
 use crate::protocol::result::{ResultBody, ResultCode};
 use crate::protocol::signature::{SignatureHeader, Signer, Verifier, string_to_sign};
 use crate::protocol::{now_timestamp, paths};
@@ -78,6 +81,9 @@ pub struct Received {
     pub registration_request_id: String,
     pub registration_status: String,
     pub signature_valid: bool,
+    /// Why the body does not conform to the protocol reference, if it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
     pub answer: String,
     pub body: String,
 }
@@ -194,15 +200,20 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
         state.mpp_key.verify(&message, &sig.signature)
     });
     let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    // A notification whose signature does not verify is refused, as Alipay+ would.
-    let answer = if signature_valid {
-        state
+    let problem = check_status_notification(&body).err();
+    // A notification whose signature does not verify, or whose body does not
+    // conform, is refused, as Alipay+ would.
+    let answer = match (signature_valid, &problem) {
+        (false, _) => Answer::Fail(ResultCode::InvalidSignature),
+        (true, Some(problem)) => {
+            eprintln!("notifyRegistrationStatus refused with PARAM_ILLEGAL: {problem}");
+            Answer::Fail(ResultCode::ParamIllegal)
+        }
+        (true, None) => state
             .behaviour
             .lock()
             .map(|mut b| b.next())
-            .unwrap_or(Answer::Success)
-    } else {
-        Answer::Fail(ResultCode::InvalidSignature)
+            .unwrap_or(Answer::Success),
     };
     let record = Received {
         received_at: now_timestamp(),
@@ -215,6 +226,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
             .unwrap_or_default()
             .to_owned(),
         signature_valid,
+        problem: problem.clone(),
         answer: format!("{answer:?}"),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
@@ -242,16 +254,23 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
         }
         Answer::Unsigned => (ResultCode::Success, false),
     };
-    let body = ResultBody::new(code, code.default_message()).to_bytes();
+    let result_message = problem.as_deref().unwrap_or(code.default_message());
+    let body = ResultBody::new(code, result_message).to_bytes();
     let key = (req.path().to_owned(), client_id.clone(), code.as_str());
-    let cached = state.signed.lock().ok().and_then(|m| m.get(&key).cloned());
+    // Refusals carry their problem: only the fixed answers are signed once.
+    let cached = problem
+        .is_none()
+        .then(|| state.signed.lock().ok().and_then(|m| m.get(&key).cloned()))
+        .flatten();
     let (time, signature) = match cached {
         Some(pair) => pair,
         None => {
             let time = now_timestamp();
             let message = string_to_sign("POST", req.path(), &client_id, &time, &body);
             let sig = state.signer.header_for(&message).unwrap_or_default();
-            if let Ok(mut m) = state.signed.lock() {
+            if problem.is_none()
+                && let Ok(mut m) = state.signed.lock()
+            {
                 m.insert(key, (time.clone(), sig.clone()));
             }
             (time, sig)

@@ -21,16 +21,12 @@ pub fn pg_insert_rate(database_url: &str, clients: usize, window: Duration) -> a
     conn.batch_execute(&format!(
         "DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (LIKE registrations INCLUDING ALL)"
     ))?;
-    let raw = serde_json::to_string(&super::register::sample_registration("bench", 1))?
-        .replace('\'', "''");
     let script = format!(
         "\\set n random(1, 2000000000)\n\
          INSERT INTO {TABLE} (registration_request_id, client_id, status, reference_merchant_id, product_codes, \
-         merchant_name, legal_name, merchant_mcc, region, review_flags, raw_request, request_fingerprint, \
-         content_fingerprint, result_code, response_body) VALUES ('b-' || :client_id || '-' || :n, 'CLIENT', 'PENDING', \
-         'M-' || :client_id || '-' || :n, '{{CASHIER_PAYMENT}}', 'Sample Shop', 'Sample Shop Limited', '5812', 'HK', '{{}}', \
-         '{raw}', sha256(:n::text::bytea), sha256((:n + 1)::text::bytea), 'REGISTRATION_IN_PROCESS', \
-         '{{\"result\":{{\"resultCode\":\"REGISTRATION_IN_PROCESS\",\"resultStatus\":\"U\"}}}}') ON CONFLICT DO NOTHING;\n"
+         merchant_name, legal_name, merchant_mcc, region, review_flags) VALUES ('b-' || :client_id || '-' || :n, \
+         'CLIENT', 'PENDING', 'M-' || :client_id || '-' || :n, '{{CASHIER_PAYMENT}}', 'Sample Shop', \
+         'Sample Shop Limited', '5812', 'HK', '{{}}') ON CONFLICT DO NOTHING;\n"
     );
     let mut file = tempfile_in_target("pgbench-insert.sql")?;
     file.1.write_all(script.as_bytes())?;

@@ -437,3 +437,98 @@ async fn two_serve_processes_make_one_row_per_id_and_deliver_once() {
         received.len()
     );
 }
+
+#[tokio::test]
+async fn first_requests_with_one_id_at_once_across_two_processes_bind_once() {
+    const COPIES: usize = 24;
+    let db = TestDb::new();
+    let work = Workdir::new("bind");
+    let one = Serve::start(&work, &db.url, &[]).await;
+    let two = Serve::start(&work, &db.url, &[]).await;
+    let peers = [one.peer(), two.peer()];
+
+    // Eight ids for one merchant, every id sent 24 times, all 192 requests
+    // at once, alternating between the processes: the ids race each other
+    // for the merchant's keys, and the copies of each id race for the id.
+    let merchant = unique("M");
+    let ids: Vec<String> = (0..8).map(|_| unique("BIND")).collect();
+    let sends = ids.iter().flat_map(|id| {
+        let body = serde_json::to_vec(&online_request(id, &merchant)).unwrap();
+        (0..COPIES).map(move |copy| (id.clone(), copy, body.clone()))
+    });
+    let answers: Vec<(String, ApsResponse)> =
+        futures_util::future::join_all(sends.map(|(id, copy, body)| {
+            let peer = &peers[copy % 2];
+            async move { (id, peer.send(peer.call(paths::REGISTRATION, body)).await) }
+        }))
+        .await;
+    let mut per_id: BTreeMap<&str, Vec<&ApsResponse>> = BTreeMap::new();
+    for (id, answer) in &answers {
+        per_id.entry(id.as_str()).or_default().push(answer);
+    }
+    let mut accepted = 0;
+    for (id, copies) in &per_id {
+        assert_eq!(copies.len(), COPIES);
+        assert!(
+            copies.iter().all(|a| a.body == copies[0].body),
+            "{id}: {:?}",
+            copies.iter().map(|a| a.code()).collect::<Vec<_>>()
+        );
+        match copies[0].code().as_str() {
+            "REGISTRATION_IN_PROCESS" => accepted += 1,
+            "REGISTRATION_UNDER_REVIEW" => {}
+            other => panic!("{id}: {other}"),
+        }
+    }
+    assert_eq!(accepted, 1, "one request holds the merchant's keys");
+    let mut conn = db.connect();
+    assert_eq!(
+        query_count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) FROM ops.requests WHERE reference_merchant_id = '{merchant}'"
+            )
+        ),
+        8
+    );
+    assert_eq!(
+        query_count(
+            &mut conn,
+            &format!(
+                "SELECT sum(repeats) FROM ops.requests WHERE reference_merchant_id = '{merchant}'"
+            )
+        ),
+        8 * (COPIES as i64 - 1)
+    );
+    assert_eq!(
+        query_count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) FROM ops.registrations WHERE reference_merchant_id = '{merchant}'"
+            )
+        ),
+        1
+    );
+
+    // A repeat with another body is answered as bound, and leaves a WARN line
+    // that names the id and the differing fields, never their values.
+    let id = &ids[0];
+    let mut changed = online_request(id, &merchant);
+    changed["merchantInfo"]["merchantMCC"] = serde_json::json!("5999");
+    let answer = peers[0].register(&changed).await;
+    assert_eq!(answer.body, per_id[id.as_str()][0].body);
+    let log = std::fs::read_to_string(&one.log).unwrap();
+    let warning = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["level"] == "WARN" && l["fields"]["registration_request_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no WARN line for {id} in\n{log}"));
+    assert_eq!(
+        warning["fields"]["differing_fields"],
+        "merchantInfo.merchantMCC"
+    );
+    assert!(!warning.to_string().contains("5999"), "{warning}");
+    eprintln!(
+        "one id, {COPIES} copies at once over two processes, eight ids racing for one merchant: 8 bindings, 1 registration"
+    );
+}

@@ -253,6 +253,7 @@ pub fn test_settings() -> Settings {
         approval_mode: ApprovalMode::Manual,
         max_body_bytes: 64 * 1024,
         signature_reuse: Duration::from_millis(50),
+        request_time_window: None,
         db_pool_size: 4,
         db_timeouts: DbTimeouts::default(),
         notify: NotifySettings {
@@ -708,6 +709,28 @@ impl AdminClient {
         let csrf = client.get("/admin").await.csrf();
         (client, csrf)
     }
+}
+
+/// Decides a registration with hand-written SQL, as a reviewer would
+/// (`reason` is required for REJECTED).
+pub fn decide_sql(db: &TestDb, request_id: &str, status: &str, reason: Option<&str>) {
+    let reason = reason
+        .map(|r| format!("'{r}'"))
+        .unwrap_or_else(|| "NULL".into());
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE registrations SET status = '{status}', decided_at = clock_timestamp(), decided_by = 'alice',
+                    reason = {reason}
+              WHERE registration_request_id = '{request_id}'"
+        )),
+        &mut db.connect(),
+    )
+    .unwrap();
+}
+
+/// The result code of every answer.
+pub fn codes(answers: &[ApsResponse]) -> Vec<String> {
+    answers.iter().map(ApsResponse::code).collect()
 }
 
 /// Registers a request and returns its row id.

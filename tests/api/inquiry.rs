@@ -16,17 +16,7 @@ async fn inquire(app: &TestApp, path: &str, query: Value) -> ApsResponse {
 }
 
 fn decide_sql(app: &TestApp, request_id: &str, status: &str, reason: Option<&str>) {
-    let reason = reason
-        .map(|r| format!("'{r}'"))
-        .unwrap_or_else(|| "NULL".into());
-    diesel::RunQueryDsl::execute(
-        diesel::sql_query(format!(
-            "UPDATE registrations SET status = '{status}', decided_at = now(), decided_by = 'alice', reason = {reason}
-              WHERE registration_request_id = '{request_id}'"
-        )),
-        &mut app.db.connect(),
-    )
-    .unwrap();
+    crate::helpers::decide_sql(&app.db, request_id, status, reason);
 }
 
 #[tokio::test]
@@ -144,6 +134,49 @@ async fn by_merchant_the_latest_registration_of_each_key_is_reported() {
             (json!(["AGREEMENT_PAYMENT"]), json!("PENDING")),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_store_named_by_an_online_request_is_no_in_store_key() {
+    let app = spawn_app().await;
+    let merchant = unique("M");
+    let online = unique("REQ");
+    let mut body = online_request(&online, &merchant);
+    body["storeInfo"] = json!({"referenceStoreId": "S1", "storeName": "Central"});
+    app.register(&body).await;
+    decide_sql(&app, &online, "APPROVED", None);
+    // Another online request naming a store is the same two keys: a repeat.
+    let mut elsewhere = online_request(&unique("REQ"), &merchant);
+    elsewhere["storeInfo"] = json!({"referenceStoreId": "S2", "storeName": "Central"});
+    assert_eq!(app.register(&elsewhere).await.code(), "REPEAT_REGISTRATION");
+    app.register(&instore_request(&unique("REQ"), &merchant, "S1"))
+        .await;
+
+    let by_merchant = inquire(
+        &app,
+        paths::INQUIRY,
+        json!({"referenceMerchantId": merchant}),
+    )
+    .await;
+    let list = by_merchant.json()["pspRegistrationResultList"].clone();
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    // The store's own query reports its in-store key only.
+    let by_store = inquire(
+        &app,
+        paths::INQUIRY,
+        json!({"referenceMerchantId": merchant, "referenceStoreId": "S1"}),
+    )
+    .await;
+    let list = by_store.json()["pspRegistrationResultList"].clone();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["productCodes"], json!(["IN_STORE_PAYMENT"]));
+    let none = inquire(
+        &app,
+        paths::INQUIRY,
+        json!({"referenceMerchantId": merchant, "referenceStoreId": "S2"}),
+    )
+    .await;
+    assert_eq!(none.code(), "RECORD_NOT_FOUND");
 }
 
 #[tokio::test]

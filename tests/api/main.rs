@@ -19,4 +19,5 @@ mod registration;
 mod schema;
 mod stubs;
 mod transport;
+mod upgrade;
 mod walkthrough;

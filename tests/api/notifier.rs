@@ -627,3 +627,64 @@ async fn stopping_the_server_finishes_attempts_in_flight() {
         "the attempt in flight was finished and recorded before the stop completed"
     );
 }
+
+/// The stand-in holds our notifications to the protocol reference: a body
+/// that does not conform is answered `PARAM_ILLEGAL`, naming the problem (and
+/// every test's stand-in fails the test when it saw one).
+#[tokio::test]
+async fn the_alipay_stand_in_refuses_a_notification_that_does_not_conform() {
+    let gw = crate::stubs::unchecked_gateway(Behaviour::default());
+    let signer =
+        mpp_registrar::protocol::keys::read_signer(&fixture_path("keys/mpp_private_key.pem"), "1")
+            .unwrap();
+    let send = |body: serde_json::Value| {
+        let body = serde_json::to_vec(&body).unwrap();
+        let time = mpp_registrar::protocol::now_timestamp();
+        let path = mpp_registrar::protocol::paths::NOTIFY_REGISTRATION_STATUS;
+        let signature = signer
+            .header_for(&string_to_sign("POST", path, CLIENT_ID, &time, &body))
+            .unwrap();
+        let request = reqwest::Client::new()
+            .post(format!("{}{path}", gw.url()))
+            .header("Client-Id", CLIENT_ID)
+            .header("Request-Time", time)
+            .header("Signature", signature)
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .body(body);
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let pending = send(
+        json!({"referenceMerchantId": "M", "registrationRequestId": "R",
+        "registrationResult": {"registrationStatus": "PENDING"}}),
+    )
+    .await;
+    assert_eq!(pending["result"]["resultCode"], "PARAM_ILLEGAL");
+    assert_eq!(pending["result"]["resultStatus"], "F");
+    assert!(
+        pending["result"]["resultMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("registrationResult.registrationStatus"),
+        "{pending}"
+    );
+    let extra = send(json!({"referenceMerchantId": "M", "registrationRequestId": "R",
+        "registrationResult": {"registrationStatus": "APPROVED"}, "productCodes": ["CASHIER_PAYMENT"]}))
+    .await;
+    assert_eq!(extra["result"]["resultCode"], "PARAM_ILLEGAL");
+    let fine = send(
+        json!({"referenceMerchantId": "M", "registrationRequestId": "R",
+        "registrationResult": {"registrationStatus": "REJECTED", "rejectionReason": "No."}}),
+    )
+    .await;
+    assert_eq!(fine["result"]["resultCode"], "SUCCESS");
+    let problems: Vec<Option<String>> = gw.received().into_iter().map(|r| r.problem).collect();
+    assert!(problems[0].is_some() && problems[1].is_some() && problems[2].is_none());
+}

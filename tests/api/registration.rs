@@ -36,9 +36,7 @@ async fn manual_mode_stores_pending_and_answers_in_process() {
     );
     let stored = query_strings(
         &mut conn,
-        &format!(
-            "SELECT raw_request AS v FROM registrations WHERE registration_request_id = '{id}'"
-        ),
+        &format!("SELECT raw_request AS v FROM requests WHERE registration_request_id = '{id}'"),
     );
     assert_eq!(
         stored[0].as_bytes(),
@@ -339,7 +337,7 @@ async fn lenient_fields_are_accepted_and_flagged_for_the_reviewer() {
     let kept = query_strings(
         &mut conn,
         &format!(
-            "SELECT raw_request::jsonb #>> '{{somethingNew,kept}}' AS v FROM registrations WHERE registration_request_id = '{id}'"
+            "SELECT raw_request::jsonb #>> '{{somethingNew,kept}}' AS v FROM requests WHERE registration_request_id = '{id}'"
         ),
     );
     assert_eq!(

@@ -52,15 +52,23 @@ fn concurrent_migrators_serialise_on_the_advisory_lock() {
     assert_eq!(applied.iter().filter(|n| **n > 0).count(), 1, "{applied:?}");
 }
 
-const INSERT: &str = "INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id,
-    product_codes, merchant_name, legal_name, merchant_mcc, raw_request, request_fingerprint, content_fingerprint,
-    result_code, response_body) VALUES ";
-
-fn row(id: &str, status: &str, codes: &str) -> String {
+/// A registration (with its binding) as hand-written SQL would insert it.
+fn registration(id: &str, merchant: &str, store: &str, status: &str, codes: &str) -> String {
     format!(
-        "{INSERT} ('{id}', 'C', '{status}', 'M-{id}', '{codes}', 'n', 'l', '5812', '{{}}', decode(repeat('00', 32), 'hex'),
-          decode(repeat('00', 32), 'hex'), 'REGISTRATION_IN_PROCESS', '{{}}')"
+        "WITH bound AS (
+           INSERT INTO requests (registration_request_id, client_id, reference_merchant_id, raw_request,
+               request_fingerprint, result_code, response_body)
+           VALUES ('{id}', 'C', '{merchant}', '{{}}', decode(repeat('00', 32), 'hex'), 'REGISTRATION_IN_PROCESS', '{{}}')
+           RETURNING registration_request_id)
+         INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id,
+             reference_store_id, product_codes, merchant_name, legal_name, merchant_mcc)
+         SELECT registration_request_id, 'C', '{status}', '{merchant}', {store}, '{codes}', 'n', 'l', '5812' FROM bound"
     )
+}
+
+/// A registration of a merchant of its own.
+fn row(id: &str, status: &str, codes: &str) -> String {
+    registration(id, &format!("M-{id}"), "'S'", status, codes)
 }
 
 #[test]
@@ -91,6 +99,50 @@ fn constraints_refuse_impossible_rows() {
 }
 
 #[test]
+fn the_database_keeps_one_pending_registration_per_key() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    let mut add = |id: &str, store: &str, codes: &str| {
+        conn.batch_execute(&registration(id, "M", store, "PENDING", codes))
+            .map_err(|e| e.to_string())
+    };
+    add("cashier", "'S1'", "{CASHIER_PAYMENT}").unwrap();
+    // An online key is the merchant and product, whatever store the request names.
+    let err = add(
+        "cashier-again",
+        "'S2'",
+        "{CASHIER_PAYMENT,AGREEMENT_PAYMENT}",
+    )
+    .unwrap_err();
+    assert!(err.contains("registrations_one_pending_cashier"), "{err}");
+    let err = add("cashier-no-store", "NULL", "{CASHIER_PAYMENT}").unwrap_err();
+    assert!(err.contains("registrations_one_pending_cashier"), "{err}");
+    // Another product is another key.
+    add("agreement", "NULL", "{AGREEMENT_PAYMENT}").unwrap();
+    // An in-store key names its store.
+    add("store-1", "'S1'", "{IN_STORE_PAYMENT}").unwrap();
+    add("store-2", "'S2'", "{IN_STORE_PAYMENT}").unwrap();
+    let err = add("store-1-again", "'S1'", "{IN_STORE_PAYMENT}").unwrap_err();
+    assert!(err.contains("registrations_one_pending_in_store"), "{err}");
+    let err = add("store-less", "NULL", "{IN_STORE_PAYMENT}").unwrap_err();
+    assert!(err.contains("in_store_has_store"), "{err}");
+    // Once decided, the key is free again.
+    conn.batch_execute(
+        "UPDATE registrations SET status = 'APPROVED', decided_at = now(), decided_by = 'sql'
+          WHERE registration_request_id = 'cashier'",
+    )
+    .unwrap();
+    conn.batch_execute(&registration(
+        "cashier-update",
+        "M",
+        "NULL",
+        "PENDING",
+        "{CASHIER_PAYMENT}",
+    ))
+    .unwrap();
+}
+
+#[test]
 fn ops_views_are_read_only() {
     let db = TestDb::new();
     let mut conn = db.connect();
@@ -101,6 +153,8 @@ fn ops_views_are_read_only() {
         "UPDATE ops.registrations SET status = 'APPROVED' WHERE false",
         "DELETE FROM ops.registrations",
         "INSERT INTO ops.registrations (registration_request_id) VALUES ('y')",
+        "UPDATE ops.requests SET repeats = 0",
+        "DELETE FROM ops.requests",
     ] {
         let err = conn.batch_execute(sql).expect_err(sql).to_string();
         assert!(err.contains("read-only"), "{sql}: {err}");
@@ -170,17 +224,22 @@ fn the_database_refuses_illegal_transitions_even_from_hand_written_sql() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("illegal transition"), "{err}");
-    // The request and its answer never change; registrations are never deleted.
-    assert!(
-        conn.batch_execute(
-            "UPDATE registrations SET raw_request = '{}x' WHERE registration_request_id = 'b'"
-        )
-        .is_err()
-    );
-    assert!(
-        conn.batch_execute("DELETE FROM registrations WHERE registration_request_id = 'b'")
-            .is_err()
-    );
+    // The request and its answer never change; registrations and bindings are never deleted.
+    for sql in [
+        "UPDATE requests SET raw_request = '{}x' WHERE registration_request_id = 'b'",
+        "UPDATE requests SET result_code = 'SUCCESS' WHERE registration_request_id = 'b'",
+        "UPDATE registrations SET merchant_mcc = '5999' WHERE registration_request_id = 'b'",
+        "UPDATE registrations SET product_codes = '{AGREEMENT_PAYMENT}' WHERE registration_request_id = 'b'",
+        "DELETE FROM registrations WHERE registration_request_id = 'b'",
+        "DELETE FROM requests WHERE registration_request_id = 'b'",
+    ] {
+        assert!(conn.batch_execute(sql).is_err(), "{sql}");
+    }
+    // The repeat counters are the one thing a binding lets change.
+    conn.batch_execute(
+        "UPDATE requests SET repeats = repeats + 1 WHERE registration_request_id = 'b'",
+    )
+    .unwrap();
 
     let trail = query_strings(
         &mut conn,
@@ -293,6 +352,7 @@ fn the_readme_ops_role_reads_ops_and_nothing_else() {
     conn.batch_execute(&format!("SET ROLE {role}")).unwrap();
     for view in [
         "ops.registrations",
+        "ops.requests",
         "ops.pending_reviews",
         "ops.notifications",
         "ops.audit_log",
@@ -302,6 +362,7 @@ fn the_readme_ops_role_reads_ops_and_nothing_else() {
     }
     for sql in [
         "SELECT * FROM public.registrations",
+        "SELECT * FROM public.requests",
         "SELECT * FROM public.users",
         "SELECT * FROM public.sessions",
         "UPDATE ops.registrations SET status = 'APPROVED'",

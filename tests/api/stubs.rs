@@ -189,8 +189,42 @@ async fn read_request<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option
     })
 }
 
+/// The Alipay+ stand-in as the tests use it: when it goes, the test fails if
+/// any notification it received did not conform to the protocol reference.
+pub struct CheckedGateway(Gateway);
+
+impl std::ops::Deref for CheckedGateway {
+    type Target = Gateway;
+    fn deref(&self) -> &Gateway {
+        &self.0
+    }
+}
+
+impl Drop for CheckedGateway {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let refused: Vec<String> = self
+            .0
+            .received()
+            .into_iter()
+            .filter_map(|r| r.problem.map(|p| format!("{}: {p}", r.body)))
+            .collect();
+        assert!(
+            refused.is_empty(),
+            "the Alipay+ stand-in refused notifications that do not conform: {refused:#?}"
+        );
+    }
+}
+
+/// The Alipay+ stand-in, checked when it goes (see `CheckedGateway`).
+pub fn gateway(behaviour: Behaviour) -> CheckedGateway {
+    CheckedGateway(unchecked_gateway(behaviour))
+}
+
 /// The Alipay+ stand-in, verifying with our public key and signing with the test-vector key.
-pub fn gateway(behaviour: Behaviour) -> Gateway {
+pub fn unchecked_gateway(behaviour: Behaviour) -> Gateway {
     let mpp_key =
         mpp_registrar::protocol::keys::read_verifier(&fixture_path("keys/mpp_public_key.pem"))
             .unwrap();

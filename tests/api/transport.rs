@@ -95,6 +95,123 @@ async fn missing_request_time_is_param_illegal() {
 }
 
 #[tokio::test]
+async fn without_a_window_any_request_time_is_accepted() {
+    let app = spawn_app().await;
+    for time in [
+        "2019-04-04T12:08:56+05:30",
+        "1685599933871",
+        "not a time at all",
+    ] {
+        let mut call = app.call(paths::REGISTRATION, body());
+        call.request_time = Some(time.into());
+        assert_eq!(
+            app.send(call).await.code(),
+            "REGISTRATION_IN_PROCESS",
+            "{time}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_a_window_a_stale_or_unreadable_request_time_is_param_illegal() {
+    let app = spawn_app_with(TestDb::new(), |s| {
+        s.request_time_window = Some(Duration::from_secs(300))
+    })
+    .await;
+    let now = chrono::Utc::now();
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    // Every form of A6, current: accepted.
+    let current = [
+        now.with_timezone(&offset)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        format!(
+            "{}.{:02}Z",
+            now.format("%Y-%m-%dT%H:%M:%S"),
+            now.timestamp_subsec_millis() / 10
+        ),
+        now.timestamp_millis().to_string(),
+    ];
+    for time in &current {
+        let mut call = app.call(paths::REGISTRATION, body());
+        call.request_time = Some(time.clone());
+        assert_eq!(
+            app.send(call).await.code(),
+            "REGISTRATION_IN_PROCESS",
+            "{time}"
+        );
+    }
+    let stale = [
+        "2024-05-28T12:12:12.123+08:00".to_owned(),
+        (now - chrono::Duration::minutes(6))
+            .timestamp_millis()
+            .to_string(),
+        (now + chrono::Duration::minutes(6)).to_rfc3339(),
+    ];
+    let unreadable = ["yesterday", "2024-05-28", "12:12:12"];
+    for time in stale.iter().map(String::as_str).chain(unreadable) {
+        let id = unique("REQ");
+        let body = serde_json::to_vec(&online_request(&id, &unique("M"))).unwrap();
+        let mut call = app.call(paths::REGISTRATION, body);
+        call.request_time = Some(time.to_owned());
+        let r = app.send(call).await;
+        assert_eq!(
+            (r.code().as_str(), r.status_letter().as_str()),
+            ("PARAM_ILLEGAL", "F"),
+            "{time}"
+        );
+        assert!(r.message().starts_with("Request-Time: "), "{}", r.message());
+        // Refused before any business processing: the id is not bound.
+        assert_eq!(
+            query_count(
+                &mut app.db.connect(),
+                &format!("SELECT count(*) FROM requests WHERE registration_request_id = '{id}'")
+            ),
+            0
+        );
+    }
+}
+
+/// No answer is dated before its request was sent, even when identical
+/// answers share one signature.
+#[tokio::test]
+async fn no_answer_is_stamped_before_its_request_was_sent() {
+    const TOTAL: usize = 2000;
+    let app = spawn_app().await;
+    let calls: Vec<ApsCall> = (0..TOTAL)
+        .map(|_| app.call(paths::REGISTRATION, body()))
+        .collect();
+    let results: Vec<(chrono::DateTime<chrono::Utc>, ApsResponse)> =
+        futures_util::StreamExt::collect(futures_util::StreamExt::buffer_unordered(
+            futures_util::stream::iter(calls.into_iter().map(|call| {
+                let peer = &app.peer;
+                async move {
+                    let sent = chrono::Utc::now();
+                    (sent, peer.send(call).await)
+                }
+            })),
+            32,
+        ))
+        .await;
+    let mut shared = std::collections::HashMap::<String, usize>::new();
+    for (sent, answer) in &results {
+        assert_eq!(answer.code(), "REGISTRATION_IN_PROCESS");
+        let stamped = chrono::DateTime::parse_from_rfc3339(answer.response_time())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert!(
+            stamped >= *sent,
+            "answer stamped {stamped} for a request sent at {sent}"
+        );
+        *shared.entry(answer.response_time().to_owned()).or_default() += 1;
+    }
+    let reused: usize = shared.values().filter(|n| **n > 1).map(|n| n - 1).sum();
+    eprintln!(
+        "{TOTAL} answers at concurrency 32: none stamped before its request; {reused} reused a signature"
+    );
+}
+
+#[tokio::test]
 async fn unknown_key_version_is_key_not_found() {
     let app = spawn_app().await;
     let mut call = app.call(paths::REGISTRATION, body());

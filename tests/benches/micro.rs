@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpp_registrar::domain::registration::{content_fingerprint, validate};
+use mpp_registrar::domain::registration::validate;
 use mpp_registrar::protocol::canonical::fingerprint;
 use mpp_registrar::protocol::keys::{read_signer, read_verifier};
 use mpp_registrar::protocol::registration::{RegistrationRequest, parse_body};
@@ -50,7 +50,7 @@ fn request_work(c: &mut Criterion) {
         b.iter(|| {
             let value = parse_body(&body).unwrap();
             let registration = validate(&RegistrationRequest::from_value(&value).unwrap()).unwrap();
-            content_fingerprint(&value, &registration.product_codes)
+            (fingerprint(&value), registration)
         })
     });
 }

@@ -1,0 +1,309 @@
+//! Request bindings (`requests`): every `registrationRequestId` that got a
+//! business answer, accepted or refused, with what was sent and answered.
+//! The primary key is the idempotency lock: of concurrent first requests
+//! with one id exactly one insert binds it, and the others replay it.
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Bytea, Nullable, Text};
+
+use super::audit::{self, NewAuditEntry, action};
+use super::prepared::{Bind, Prepared};
+use super::registrations::NewRegistration;
+use super::schema::requests;
+use crate::domain::admission::Evidence;
+use crate::protocol::registration::ProductCode;
+
+/// A binding to insert: the request as received and the answer it gets.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = requests)]
+// NULL rather than DEFAULT for None: one SQL text, so one cached prepared statement.
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewRequest {
+    pub registration_request_id: String,
+    pub client_id: String,
+    pub reference_merchant_id: String,
+    pub reference_store_id: Option<String>,
+    pub raw_request: String,
+    pub request_fingerprint: Vec<u8>,
+    pub result_code: String,
+    pub response_body: String,
+}
+
+/// What binds an id: the fingerprint of the body it was bound with and the
+/// answer it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub request_fingerprint: Vec<u8>,
+    pub result_code: String,
+    pub response_body: String,
+}
+
+/// What the intake's lookup found.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// The id is bound (and this repeat has been counted).
+    Bound(StoredAnswer),
+    /// The id is free; what is known about the keys asked for.
+    Free(Vec<Evidence>),
+}
+
+/// The keys of a request to look up along with its id; `None` looks up the id alone.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyLookup<'a> {
+    pub reference_merchant_id: &'a str,
+    pub reference_store_id: Option<&'a str>,
+    pub products: &'a [ProductCode],
+}
+
+#[derive(QueryableByName)]
+struct LookupRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    product_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    registration_request_id: Option<String>,
+    #[diesel(sql_type = Nullable<Bytea>)]
+    request_fingerprint: Option<Vec<u8>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    result_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    response_body: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    raw_request: Option<String>,
+}
+
+/// One round trip for everything the intake decides on: the binding of the
+/// id (counting this request as a repeat of it), else, for each key asked
+/// for, a PENDING registration of another request and the registration in
+/// force. Every branch reads through one partial index of its own, named by
+/// its literal status and product.
+const LOOKUP: &str = "
+WITH p (request_id, merchant, store, cashier, agreement, in_store) AS (
+    VALUES (?::text, ?::text, ?::text, ?::boolean, ?::boolean, ?::boolean)
+), bound AS (
+    UPDATE requests q
+       SET repeats = q.repeats + 1, last_repeat_at = now()
+      FROM p
+     WHERE q.registration_request_id = p.request_id
+ RETURNING q.request_fingerprint, q.result_code, q.response_body
+), free AS (
+    SELECT p.* FROM p WHERE NOT EXISTS (SELECT FROM bound)
+)
+SELECT 'bound' AS kind, NULL::text AS product_code, NULL::text AS registration_request_id,
+       request_fingerprint, result_code, response_body, NULL::text AS raw_request
+  FROM bound
+UNION ALL
+SELECT 'pending', 'CASHIER_PAYMENT', r.registration_request_id, NULL, NULL, NULL, NULL
+  FROM free JOIN registrations r ON r.reference_merchant_id = free.merchant
+ WHERE free.cashier AND r.status = 'PENDING' AND 'CASHIER_PAYMENT' = ANY (r.product_codes)
+UNION ALL
+SELECT 'pending', 'AGREEMENT_PAYMENT', r.registration_request_id, NULL, NULL, NULL, NULL
+  FROM free JOIN registrations r ON r.reference_merchant_id = free.merchant
+ WHERE free.agreement AND r.status = 'PENDING' AND 'AGREEMENT_PAYMENT' = ANY (r.product_codes)
+UNION ALL
+SELECT 'pending', 'IN_STORE_PAYMENT', r.registration_request_id, NULL, NULL, NULL, NULL
+  FROM free JOIN registrations r ON r.reference_merchant_id = free.merchant AND r.reference_store_id = free.store
+ WHERE free.in_store AND r.status = 'PENDING' AND 'IN_STORE_PAYMENT' = ANY (r.product_codes)
+UNION ALL
+SELECT 'in_force', 'CASHIER_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
+  FROM free
+  CROSS JOIN LATERAL (
+        SELECT r.registration_request_id FROM registrations r
+         WHERE r.reference_merchant_id = free.merchant
+           AND r.status = 'APPROVED' AND 'CASHIER_PAYMENT' = ANY (r.product_codes)
+         ORDER BY r.decided_at DESC, r.id DESC LIMIT 1) a
+  JOIN requests q ON q.registration_request_id = a.registration_request_id
+ WHERE free.cashier
+UNION ALL
+SELECT 'in_force', 'AGREEMENT_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
+  FROM free
+  CROSS JOIN LATERAL (
+        SELECT r.registration_request_id FROM registrations r
+         WHERE r.reference_merchant_id = free.merchant
+           AND r.status = 'APPROVED' AND 'AGREEMENT_PAYMENT' = ANY (r.product_codes)
+         ORDER BY r.decided_at DESC, r.id DESC LIMIT 1) a
+  JOIN requests q ON q.registration_request_id = a.registration_request_id
+ WHERE free.agreement
+UNION ALL
+SELECT 'in_force', 'IN_STORE_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
+  FROM free
+  CROSS JOIN LATERAL (
+        SELECT r.registration_request_id FROM registrations r
+         WHERE r.reference_merchant_id = free.merchant AND r.reference_store_id = free.store
+           AND r.status = 'APPROVED' AND 'IN_STORE_PAYMENT' = ANY (r.product_codes)
+         ORDER BY r.decided_at DESC, r.id DESC LIMIT 1) a
+  JOIN requests q ON q.registration_request_id = a.registration_request_id
+ WHERE free.in_store";
+
+/// Looks up `request_id` and, when it is free, the keys of `keys`.
+pub fn lookup(
+    conn: &mut PgConnection,
+    request_id: &str,
+    keys: Option<KeyLookup<'_>>,
+) -> QueryResult<Lookup> {
+    let has = |product| keys.is_some_and(|k| k.products.contains(&product));
+    let rows: Vec<LookupRow> = Prepared::new(
+        LOOKUP,
+        vec![
+            Bind::Text(request_id),
+            Bind::OptText(keys.map(|k| k.reference_merchant_id)),
+            Bind::OptText(keys.and_then(|k| k.reference_store_id)),
+            Bind::Bool(has(ProductCode::CashierPayment)),
+            Bind::Bool(has(ProductCode::AgreementPayment)),
+            Bind::Bool(has(ProductCode::InStorePayment)),
+        ],
+    )
+    .load(conn)?;
+    let mut evidence = Vec::with_capacity(rows.len());
+    for row in rows {
+        let product = row.product_code.as_deref().and_then(ProductCode::parse);
+        match (row.kind.as_str(), product) {
+            ("bound", _) => {
+                return Ok(Lookup::Bound(StoredAnswer {
+                    request_fingerprint: row.request_fingerprint.unwrap_or_default(),
+                    result_code: row.result_code.unwrap_or_default(),
+                    response_body: row.response_body.unwrap_or_default(),
+                }));
+            }
+            ("pending", Some(product)) => evidence.push(Evidence::Pending {
+                product,
+                registration_request_id: row.registration_request_id.unwrap_or_default(),
+            }),
+            ("in_force", Some(product)) => evidence.push(Evidence::InForce {
+                product,
+                raw_request: row.raw_request.unwrap_or_default(),
+            }),
+            (kind, product) => {
+                return Err(DieselError::DeserializationError(
+                    format!("unexpected lookup row {kind:?} for {product:?}").into(),
+                ));
+            }
+        }
+    }
+    Ok(Lookup::Free(evidence))
+}
+
+/// Binds the id and stores its registration in one statement.
+const INSERT_ACCEPTED: &str = "
+WITH bound AS (
+    INSERT INTO requests (registration_request_id, client_id, reference_merchant_id, reference_store_id,
+                          raw_request, request_fingerprint, result_code, response_body)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO NOTHING
+    RETURNING registration_request_id, client_id, reference_merchant_id, reference_store_id, received_at
+)
+INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, reference_store_id,
+                           product_codes, merchant_name, legal_name, merchant_mcc, region, registration_notify_url,
+                           review_flags, received_at, decided_at, decided_by)
+SELECT registration_request_id, client_id, ?, reference_merchant_id, reference_store_id,
+       ?, ?, ?, ?, ?, ?, ?, received_at, ?, ?
+  FROM bound
+RETURNING id";
+
+/// How inserting an accepted request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Bound and stored: the registration's row id.
+    Stored(i64),
+    /// A concurrent request bound the id first.
+    IdTaken,
+    /// A concurrent request made one of the keys PENDING first.
+    KeyTaken,
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    id: i64,
+}
+
+/// Binds `request` and inserts `registration` with it, atomically.
+pub fn insert_accepted(
+    conn: &mut PgConnection,
+    request: &NewRequest,
+    registration: &NewRegistration,
+) -> QueryResult<Accepted> {
+    let inserted = Prepared::new(
+        INSERT_ACCEPTED,
+        vec![
+            Bind::Text(&request.registration_request_id),
+            Bind::Text(&request.client_id),
+            Bind::Text(&request.reference_merchant_id),
+            Bind::OptText(request.reference_store_id.as_deref()),
+            Bind::Text(&request.raw_request),
+            Bind::Bytes(&request.request_fingerprint),
+            Bind::Text(&request.result_code),
+            Bind::Text(&request.response_body),
+            Bind::Text(registration.status),
+            Bind::Texts(&registration.product_codes),
+            Bind::Text(&registration.merchant_name),
+            Bind::Text(&registration.legal_name),
+            Bind::Text(&registration.merchant_mcc),
+            Bind::OptText(registration.region.as_deref()),
+            Bind::OptText(registration.registration_notify_url.as_deref()),
+            Bind::Texts(&registration.review_flags),
+            Bind::OptTime(registration.decided_at),
+            Bind::OptText(registration.decided_by.as_deref()),
+        ],
+    )
+    .get_result::<Id>(conn)
+    .optional();
+    match inserted {
+        Ok(Some(row)) => Ok(Accepted::Stored(row.id)),
+        Ok(None) => Ok(Accepted::IdTaken),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if info
+                .constraint_name()
+                .is_some_and(|c| c.starts_with("registrations_one_pending_")) =>
+        {
+            Ok(Accepted::KeyTaken)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Binds a refused request; `false` when a concurrent request bound the id first.
+pub fn insert_refused(conn: &mut PgConnection, request: &NewRequest) -> QueryResult<bool> {
+    let bound = diesel::insert_into(requests::table)
+        .values(request)
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(bound == 1)
+}
+
+pub fn find_raw_request(conn: &mut PgConnection, request_id: &str) -> QueryResult<Option<String>> {
+    requests::table
+        .find(request_id)
+        .select(requests::raw_request)
+        .first(conn)
+        .optional()
+}
+
+/// Records a repeat whose body differed from the bound one, naming the
+/// differing field paths (never their values) in the audit log.
+pub fn record_mismatch(
+    conn: &mut PgConnection,
+    request_id: &str,
+    differing_paths: &[String],
+) -> QueryResult<()> {
+    use requests::dsl as q;
+    conn.transaction(|conn| {
+        diesel::update(q::requests.find(request_id))
+            .set(q::mismatched_repeats.eq(q::mismatched_repeats + 1))
+            .execute(conn)?;
+        let detail = format!("differing fields: {}", differing_paths.join(", "));
+        audit::insert_entry(
+            conn,
+            &NewAuditEntry {
+                actor: audit::ALIPAY_ACTOR,
+                action: action::REPEAT_MISMATCHED,
+                registration_request_id: Some(request_id),
+                detail: Some(&detail),
+                address: None,
+            },
+        )
+    })
+}
