@@ -12,28 +12,7 @@ ALTER TABLE registrations
     ADD COLUMN merchant_key text GENERATED ALWAYS AS
         (reference_merchant_id || E'\x1f' || coalesce(reference_store_id, '')) STORED;
 
-CREATE OR REPLACE FUNCTION guard_registration_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'registrations are never deleted (%)', OLD.registration_request_id
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF OLD.status <> 'PENDING' AND ROW(NEW.status, NEW.decided_at, NEW.decided_by, NEW.reason, NEW.reject_code)
-            IS DISTINCT FROM ROW(OLD.status, OLD.decided_at, OLD.decided_by, OLD.reason, OLD.reject_code) THEN
-        RAISE EXCEPTION 'illegal transition % -> % for %: % is final', OLD.status, NEW.status,
-            OLD.registration_request_id, OLD.status USING ERRCODE = 'check_violation';
-    END IF;
-    IF OLD.raw_request IS NOT NULL AND
-       ROW(NEW.registration_request_id, NEW.raw_request, NEW.request_fingerprint, NEW.response_body, NEW.result_code)
-            IS DISTINCT FROM
-       ROW(OLD.registration_request_id, OLD.raw_request, OLD.request_fingerprint, OLD.response_body, OLD.result_code) THEN
-        RAISE EXCEPTION 'the request and its answer are immutable (%)', OLD.registration_request_id
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NEW;
-END
-$$;
-
+-- The guard in force does not look at the columns being restored.
 UPDATE registrations r
    SET raw_request = q.raw_request,
        request_fingerprint = q.request_fingerprint,

@@ -10,9 +10,14 @@
 //! with that one's Response-Time and Signature: exactly what signing it at
 //! that instant gives. Only to a request that had arrived by that instant,
 //! though: no answer is ever dated before its request.
+//!
+//! A Response-Time names the millisecond the signature was made in, or the
+//! next one when the request came in that same millisecond; an answer is
+//! held until the instant it names (`SignedHeaders::not_before`, at most a
+//! millisecond away), so no answer is dated after it was sent either.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -25,25 +30,55 @@ use crate::protocol::time::{format_timestamp, response_instant};
 const MAX_ENTRIES: usize = 256;
 /// Bodies longer than this (inquiry lists) are unlikely to repeat.
 const MAX_BODY: usize = 1024;
+/// How long an answer waits for a signature being made by another request
+/// before making its own (a signature takes well under a millisecond).
+const MAX_WAIT: Duration = Duration::from_millis(20);
 
 /// The headers that make an answer verifiable.
 #[derive(Debug, Clone)]
 pub struct SignedHeaders {
     pub response_time: String,
     pub signature: String,
+    /// The instant the Response-Time names: send the answer no earlier.
+    pub not_before: DateTime<Utc>,
 }
 
-struct Recent {
-    at: Instant,
-    /// The instant its Response-Time names.
-    stamp: DateTime<Utc>,
-    headers: SignedHeaders,
+/// What is known of the latest signature of one answer.
+enum Slot {
+    /// Signed at `at`, with a Response-Time naming `stamp`.
+    Signed {
+        at: Instant,
+        stamp: DateTime<Utc>,
+        headers: SignedHeaders,
+    },
+    /// Being signed since `since`, with a Response-Time naming `stamp`.
+    Signing {
+        since: Instant,
+        stamp: DateTime<Utc>,
+    },
+}
+
+impl Slot {
+    fn stamp(&self) -> DateTime<Utc> {
+        match self {
+            Slot::Signed { stamp, .. } | Slot::Signing { stamp, .. } => *stamp,
+        }
+    }
+
+    fn is_live(&self, window: Duration) -> bool {
+        match self {
+            Slot::Signed { at, .. } => at.elapsed() < window,
+            Slot::Signing { since, .. } => since.elapsed() < MAX_WAIT,
+        }
+    }
 }
 
 pub struct AnswerSigner {
     signer: Arc<Signer>,
     window: Duration,
-    recent: Mutex<HashMap<Vec<u8>, Recent>>,
+    slots: Mutex<HashMap<Vec<u8>, Slot>>,
+    /// Wakes the answers waiting for a signature being made.
+    signed: Condvar,
 }
 
 impl AnswerSigner {
@@ -52,12 +87,18 @@ impl AnswerSigner {
         AnswerSigner {
             signer,
             window,
-            recent: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+            signed: Condvar::new(),
         }
     }
 
     /// A Response-Time, never before `arrived` (when the request came in),
     /// and the Signature over the answer.
+    ///
+    /// Identical answers made at the same moment would each pay for a
+    /// signature of their own; instead, one signs and the others, whose
+    /// requests had arrived by the instant its Response-Time names, wait for
+    /// it (a worker thread would be as busy signing).
     pub fn sign(
         &self,
         method: &str,
@@ -66,52 +107,77 @@ impl AnswerSigner {
         body: &[u8],
         arrived: DateTime<Utc>,
     ) -> Result<SignedHeaders, SignError> {
-        let cacheable = !self.window.is_zero() && body.len() <= MAX_BODY;
-        let key = cacheable.then(|| answer_key(method, uri, client_id, body));
-        if let Some(key) = &key
-            && let Some(hit) = self.lookup(key, arrived)
-        {
-            return Ok(hit);
+        if self.window.is_zero() || body.len() > MAX_BODY {
+            let stamp = response_instant(Utc::now(), arrived);
+            return self.sign_at(method, uri, client_id, body, stamp);
         }
-        let stamp = response_instant(Utc::now(), arrived);
+        let key = answer_key(method, uri, client_id, body);
+        let stamp = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                match slots.get(&key) {
+                    Some(Slot::Signed { at, stamp, headers })
+                        if at.elapsed() < self.window && *stamp >= arrived =>
+                    {
+                        return Ok(headers.clone());
+                    }
+                    Some(Slot::Signing { since, stamp })
+                        if since.elapsed() < MAX_WAIT && *stamp >= arrived =>
+                    {
+                        slots = self
+                            .signed
+                            .wait_timeout(slots, MAX_WAIT)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0;
+                    }
+                    Some(_) | None => break,
+                }
+            }
+            let stamp = response_instant(Utc::now(), arrived);
+            if slots.len() >= MAX_ENTRIES {
+                slots.retain(|_, s| s.is_live(self.window));
+            }
+            if slots.len() < MAX_ENTRIES {
+                let since = Instant::now();
+                slots.insert(key.clone(), Slot::Signing { since, stamp });
+            }
+            stamp
+        };
+        let signed = self.sign_at(method, uri, client_id, body, stamp);
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        // Publish unless a later signature took the slot meanwhile.
+        let ours = slots.get(&key).is_none_or(|s| s.stamp() <= stamp);
+        match &signed {
+            Ok(headers) if ours => {
+                let at = Instant::now();
+                let headers = headers.clone();
+                slots.insert(key, Slot::Signed { at, stamp, headers });
+            }
+            Err(_) if ours => {
+                slots.remove(&key);
+            }
+            Ok(_) | Err(_) => {}
+        }
+        drop(slots);
+        self.signed.notify_all();
+        signed
+    }
+
+    fn sign_at(
+        &self,
+        method: &str,
+        uri: &str,
+        client_id: &str,
+        body: &[u8],
+        stamp: DateTime<Utc>,
+    ) -> Result<SignedHeaders, SignError> {
         let response_time = format_timestamp(stamp);
         let message = string_to_sign(method, uri, client_id, &response_time, body);
-        let headers = SignedHeaders {
+        Ok(SignedHeaders {
             signature: self.signer.header_for(&message)?,
             response_time,
-        };
-        if let Some(key) = key {
-            self.remember(key, stamp, &headers);
-        }
-        Ok(headers)
-    }
-
-    /// A recent signature of the same answer, dated no earlier than `arrived`.
-    fn lookup(&self, key: &[u8], arrived: DateTime<Utc>) -> Option<SignedHeaders> {
-        let recent = self.recent.lock().ok()?;
-        recent
-            .get(key)
-            .filter(|r| r.at.elapsed() < self.window && r.stamp >= arrived)
-            .map(|r| r.headers.clone())
-    }
-
-    fn remember(&self, key: Vec<u8>, stamp: DateTime<Utc>, headers: &SignedHeaders) {
-        let Ok(mut recent) = self.recent.lock() else {
-            return;
-        };
-        if recent.len() >= MAX_ENTRIES {
-            recent.retain(|_, r| r.at.elapsed() < self.window);
-        }
-        if recent.len() < MAX_ENTRIES {
-            recent.insert(
-                key,
-                Recent {
-                    at: Instant::now(),
-                    stamp,
-                    headers: headers.clone(),
-                },
-            );
-        }
+            not_before: stamp,
+        })
     }
 }
 
@@ -182,6 +248,26 @@ mod tests {
         assert_ne!(first.response_time, again.response_time);
         assert!(parsed(&again) >= later);
         assert!(verifies(&verifier, "C", &again, b"{}"));
+    }
+
+    #[test]
+    fn identical_answers_made_at_once_wait_for_one_signature() {
+        let (answers, verifier) = signer(Duration::from_secs(60));
+        let arrived = Utc::now();
+        let start = std::sync::Barrier::new(8);
+        let signed: Vec<SignedHeaders> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        answers.sign("POST", "/p", "C", b"{}", arrived).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(signed.iter().all(|h| h.signature == signed[0].signature));
+        assert!(verifies(&verifier, "C", &signed[0], b"{}"));
     }
 
     #[test]

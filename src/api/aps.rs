@@ -157,7 +157,12 @@ pub async fn entry(
             Err(e) => e.into_reply(),
         };
         tracing::Span::current().record("result_code", reply.code.as_str());
-        let response = signed_response(&req, &ctx, reply.body, arrived);
+        let (response, not_before) = signed_response(&req, &ctx, reply.body, arrived);
+        // The answer is dated the millisecond boundary after it was signed:
+        // it leaves no earlier than that.
+        if let Ok(early) = (not_before - chrono::Utc::now()).to_std() {
+            tokio::time::sleep(early).await;
+        }
         let elapsed = started.elapsed();
         let api = api_name(req.path());
         ctx.metrics
@@ -306,15 +311,16 @@ async fn read_body(
         .map_err(|_| ApsError::BodyUnreadable)?
 }
 
-/// Signs and sends `body`: the request's Client-Id echoed (ours when it sent
-/// none we can echo), a current Response-Time no earlier than the request's
-/// arrival, and a signature over exactly the bytes sent.
+/// Signs `body`: the request's Client-Id echoed (ours when it sent none we
+/// can echo), a current Response-Time no earlier than the request's arrival,
+/// and a signature over exactly the bytes sent. Also returns the instant the
+/// Response-Time names, before which the answer must not leave.
 fn signed_response(
     req: &HttpRequest,
     ctx: &ApsContext,
     body: Vec<u8>,
     arrived: chrono::DateTime<chrono::Utc>,
-) -> HttpResponse {
+) -> (HttpResponse, chrono::DateTime<chrono::Utc>) {
     let client_id = header(req, "client-id")
         .filter(|id| !id.is_empty())
         .unwrap_or(&ctx.client_id);
@@ -325,16 +331,19 @@ fn signed_response(
         &body,
         arrived,
     ) {
-        Ok(signed) => HttpResponse::Ok()
-            .insert_header(("Content-Type", "application/json; charset=UTF-8"))
-            .insert_header(("Client-Id", client_id))
-            .insert_header(("Response-Time", signed.response_time))
-            .insert_header(("Signature", signed.signature))
-            .body(body),
+        Ok(signed) => (
+            HttpResponse::Ok()
+                .insert_header(("Content-Type", "application/json; charset=UTF-8"))
+                .insert_header(("Client-Id", client_id))
+                .insert_header(("Response-Time", signed.response_time))
+                .insert_header(("Signature", signed.signature))
+                .body(body),
+            signed.not_before,
+        ),
         Err(e) => {
             // Without a signature Alipay+ could not trust any answer; a 500 makes it retry.
             tracing::error!(error = %e, "cannot sign the response");
-            HttpResponse::InternalServerError().finish()
+            (HttpResponse::InternalServerError().finish(), arrived)
         }
     }
 }

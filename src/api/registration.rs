@@ -66,14 +66,11 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
     let checked = RegistrationRequest::from_value(&value)
         .map_err(ApsError::from)
         .and_then(|r| validate(&r).map_err(ApsError::from));
-    let (registration, refusal) = match checked {
-        Ok(r) => (Some(r), None),
-        Err(e) => (None, Some(e)),
-    };
-    let request_id = match (&registration, readable_request_id(&value)) {
-        (Some(r), _) => r.registration_request_id.clone(),
-        (None, Some(id)) => id.to_owned(),
-        (None, None) => return Err(refusal.unwrap_or(ApsError::BodyUnreadable)),
+    let (request_id, registration, refusal) = match (checked, readable_request_id(&value)) {
+        (Ok(r), _) => (r.registration_request_id.clone(), Some(r), None),
+        // A bound id is answered whatever its repeat carries: look it up before refusing.
+        (Err(e), Some(id)) => (id.to_owned(), None, Some(e)),
+        (Err(e), None) => return Err(e),
     };
     tracing::Span::current().record("registration_request_id", request_id.as_str());
 
@@ -112,6 +109,7 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
             }
             Ok(reply)
         }
+        // Only an invalid body leaves its id unbound.
         Intake::Unbound => Err(refusal.unwrap_or(ApsError::BodyUnreadable)),
     }
 }

@@ -79,7 +79,10 @@ struct LookupRow {
 /// id (counting this request as a repeat of it), else, for each key asked
 /// for, a PENDING registration of another request and the registration in
 /// force. Every branch reads through one partial index of its own, named by
-/// its literal status and product.
+/// its literal status and product; each is a LATERAL subquery with a LIMIT so
+/// that the merchant id is an index condition of that index (joined plainly,
+/// the planner may read a whole partial index that its statistics think
+/// small, and the pending ones grow with every registration until decided).
 const LOOKUP: &str = "
 WITH p (request_id, merchant, store, cashier, agreement, in_store) AS (
     VALUES (?::text, ?::text, ?::text, ?::boolean, ?::boolean, ?::boolean)
@@ -96,17 +99,32 @@ SELECT 'bound' AS kind, NULL::text AS product_code, NULL::text AS registration_r
        request_fingerprint, result_code, response_body, NULL::text AS raw_request
   FROM bound
 UNION ALL
-SELECT 'pending', 'CASHIER_PAYMENT', r.registration_request_id, NULL, NULL, NULL, NULL
-  FROM free JOIN registrations r ON r.reference_merchant_id = free.merchant
- WHERE free.cashier AND r.status = 'PENDING' AND 'CASHIER_PAYMENT' = ANY (r.product_codes)
+SELECT 'pending', 'CASHIER_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
+  FROM free
+  CROSS JOIN LATERAL (
+        SELECT r.registration_request_id FROM registrations r
+         WHERE r.reference_merchant_id = free.merchant
+           AND r.status = 'PENDING' AND 'CASHIER_PAYMENT' = ANY (r.product_codes)
+         LIMIT 1) a
+ WHERE free.cashier
 UNION ALL
-SELECT 'pending', 'AGREEMENT_PAYMENT', r.registration_request_id, NULL, NULL, NULL, NULL
-  FROM free JOIN registrations r ON r.reference_merchant_id = free.merchant
- WHERE free.agreement AND r.status = 'PENDING' AND 'AGREEMENT_PAYMENT' = ANY (r.product_codes)
+SELECT 'pending', 'AGREEMENT_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
+  FROM free
+  CROSS JOIN LATERAL (
+        SELECT r.registration_request_id FROM registrations r
+         WHERE r.reference_merchant_id = free.merchant
+           AND r.status = 'PENDING' AND 'AGREEMENT_PAYMENT' = ANY (r.product_codes)
+         LIMIT 1) a
+ WHERE free.agreement
 UNION ALL
-SELECT 'pending', 'IN_STORE_PAYMENT', r.registration_request_id, NULL, NULL, NULL, NULL
-  FROM free JOIN registrations r ON r.reference_merchant_id = free.merchant AND r.reference_store_id = free.store
- WHERE free.in_store AND r.status = 'PENDING' AND 'IN_STORE_PAYMENT' = ANY (r.product_codes)
+SELECT 'pending', 'IN_STORE_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
+  FROM free
+  CROSS JOIN LATERAL (
+        SELECT r.registration_request_id FROM registrations r
+         WHERE r.reference_merchant_id = free.merchant AND r.reference_store_id = free.store
+           AND r.status = 'PENDING' AND 'IN_STORE_PAYMENT' = ANY (r.product_codes)
+         LIMIT 1) a
+ WHERE free.in_store
 UNION ALL
 SELECT 'in_force', 'CASHIER_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
   FROM free

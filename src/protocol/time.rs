@@ -16,22 +16,18 @@ pub fn now_timestamp() -> String {
     format_timestamp(Utc::now())
 }
 
-/// The instant a `Response-Time` names for an answer made at `now` to a
-/// request that arrived at `arrived`: `now` to the millisecond, but never
-/// before `arrived` (rounded up), so that a peer comparing the two at any
-/// precision never sees an answer dated before its request.
+/// The instant a `Response-Time` made at `now` for a request that arrived at
+/// `arrived` names, to the millisecond: `now` rounded down when that is not
+/// before the arrival, else the next millisecond boundary. Either way it is
+/// never before the request; an answer whose instant is still ahead is held
+/// until then (at most a millisecond), so it is never dated after it was
+/// sent either.
 pub fn response_instant(now: DateTime<Utc>, arrived: DateTime<Utc>) -> DateTime<Utc> {
-    let floor =
-        |t: DateTime<Utc>| DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t);
-    let stamp = floor(now);
-    if stamp >= arrived {
-        return stamp;
-    }
-    let up = floor(arrived);
-    if up >= arrived {
-        up
+    let floor = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+    if floor >= arrived {
+        floor
     } else {
-        up + chrono::Duration::milliseconds(1)
+        floor + chrono::Duration::milliseconds(1)
     }
 }
 
@@ -132,7 +128,7 @@ mod tests {
     #[test]
     fn a_response_instant_is_never_before_the_request() {
         let arrived = at("2024-05-28T04:12:12.123456Z");
-        // Signed in the same millisecond: rounded up past the arrival.
+        // Signed in the millisecond the request came: the next boundary.
         let same_ms = response_instant(at("2024-05-28T04:12:12.123900Z"), arrived);
         assert_eq!(same_ms, at("2024-05-28T04:12:12.124Z"));
         // Signed later: the signing millisecond.

@@ -173,7 +173,7 @@ async fn with_a_window_a_stale_or_unreadable_request_time_is_param_illegal() {
 }
 
 /// No answer is dated before its request was sent, even when identical
-/// answers share one signature.
+/// answers share one signature, nor after it was received.
 #[tokio::test]
 async fn no_answer_is_stamped_before_its_request_was_sent() {
     const TOTAL: usize = 2000;
@@ -181,20 +181,24 @@ async fn no_answer_is_stamped_before_its_request_was_sent() {
     let calls: Vec<ApsCall> = (0..TOTAL)
         .map(|_| app.call(paths::REGISTRATION, body()))
         .collect();
-    let results: Vec<(chrono::DateTime<chrono::Utc>, ApsResponse)> =
-        futures_util::StreamExt::collect(futures_util::StreamExt::buffer_unordered(
-            futures_util::stream::iter(calls.into_iter().map(|call| {
-                let peer = &app.peer;
-                async move {
-                    let sent = chrono::Utc::now();
-                    (sent, peer.send(call).await)
-                }
-            })),
-            32,
-        ))
-        .await;
+    let results: Vec<(
+        chrono::DateTime<chrono::Utc>,
+        ApsResponse,
+        chrono::DateTime<chrono::Utc>,
+    )> = futures_util::StreamExt::collect(futures_util::StreamExt::buffer_unordered(
+        futures_util::stream::iter(calls.into_iter().map(|call| {
+            let peer = &app.peer;
+            async move {
+                let sent = chrono::Utc::now();
+                let answer = peer.send(call).await;
+                (sent, answer, chrono::Utc::now())
+            }
+        })),
+        32,
+    ))
+    .await;
     let mut shared = std::collections::HashMap::<String, usize>::new();
-    for (sent, answer) in &results {
+    for (sent, answer, received) in &results {
         assert_eq!(answer.code(), "REGISTRATION_IN_PROCESS");
         let stamped = chrono::DateTime::parse_from_rfc3339(answer.response_time())
             .unwrap()
@@ -202,6 +206,10 @@ async fn no_answer_is_stamped_before_its_request_was_sent() {
         assert!(
             stamped >= *sent,
             "answer stamped {stamped} for a request sent at {sent}"
+        );
+        assert!(
+            stamped <= *received,
+            "answer stamped {stamped}, received at {received}"
         );
         *shared.entry(answer.response_time().to_owned()).or_default() += 1;
     }
