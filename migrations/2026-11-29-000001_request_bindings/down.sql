@@ -91,6 +91,7 @@ ALTER TABLE registrations
     DROP COLUMN admitted_before_key_rule;
 
 DROP VIEW ops.requests;
-DROP TRIGGER guard_request_change ON requests;
-DROP FUNCTION guard_request_change();
+DROP TABLE request_repeats;
+DROP TRIGGER refuse_request_change ON requests;
+DROP FUNCTION refuse_request_change();
 DROP TABLE requests;

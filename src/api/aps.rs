@@ -158,8 +158,8 @@ pub async fn entry(
         };
         tracing::Span::current().record("result_code", reply.code.as_str());
         let (response, not_before) = signed_response(&req, &ctx, reply.body, arrived);
-        // The answer is dated the millisecond boundary after it was signed:
-        // it leaves no earlier than that.
+        // An answer dated the next millisecond (its request came in the one it
+        // was signed in) leaves no earlier than that.
         if let Ok(early) = (not_before - chrono::Utc::now()).to_std() {
             tokio::time::sleep(early).await;
         }

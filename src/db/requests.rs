@@ -11,7 +11,7 @@ use diesel::sql_types::{Bytea, Nullable, Text};
 use super::audit::{self, NewAuditEntry, action};
 use super::prepared::{Bind, Prepared};
 use super::registrations::NewRegistration;
-use super::schema::requests;
+use super::schema::{request_repeats, requests};
 use crate::domain::admission::Evidence;
 use crate::protocol::registration::ProductCode;
 
@@ -87,11 +87,13 @@ const LOOKUP: &str = "
 WITH p (request_id, merchant, store, cashier, agreement, in_store) AS (
     VALUES (?::text, ?::text, ?::text, ?::boolean, ?::boolean, ?::boolean)
 ), bound AS (
-    UPDATE requests q
-       SET repeats = q.repeats + 1, last_repeat_at = now()
-      FROM p
-     WHERE q.registration_request_id = p.request_id
- RETURNING q.request_fingerprint, q.result_code, q.response_body
+    SELECT q.registration_request_id, q.request_fingerprint, q.result_code, q.response_body
+      FROM p JOIN requests q ON q.registration_request_id = p.request_id
+), counted AS (
+    INSERT INTO request_repeats AS n (registration_request_id, repeats, last_repeat_at)
+    SELECT registration_request_id, 1, now() FROM bound
+    ON CONFLICT (registration_request_id)
+    DO UPDATE SET repeats = n.repeats + 1, last_repeat_at = excluded.last_repeat_at
 ), free AS (
     SELECT p.* FROM p WHERE NOT EXISTS (SELECT FROM bound)
 )
@@ -307,10 +309,11 @@ pub fn record_mismatch(
     request_id: &str,
     differing_paths: &[String],
 ) -> QueryResult<()> {
-    use requests::dsl as q;
+    use request_repeats::dsl as n;
     conn.transaction(|conn| {
-        diesel::update(q::requests.find(request_id))
-            .set(q::mismatched_repeats.eq(q::mismatched_repeats + 1))
+        // The lookup that found the binding counted this repeat already.
+        diesel::update(n::request_repeats.find(request_id))
+            .set(n::mismatched_repeats.eq(n::mismatched_repeats + 1))
             .execute(conn)?;
         let detail = format!("differing fields: {}", differing_paths.join(", "));
         audit::insert_entry(

@@ -35,13 +35,20 @@ diesel::table! {
         result_code -> Text,
         response_body -> Text,
         received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    request_repeats (registration_request_id) {
+        registration_request_id -> Text,
         repeats -> Int8,
         mismatched_repeats -> Int8,
-        last_repeat_at -> Nullable<Timestamptz>,
+        last_repeat_at -> Timestamptz,
     }
 }
 
 diesel::joinable!(registrations -> requests (registration_request_id));
+diesel::joinable!(request_repeats -> requests (registration_request_id));
 
 diesel::table! {
     users (id) {
@@ -119,6 +126,7 @@ diesel::joinable!(notifications -> registrations (registration_id));
 diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     requests,
+    request_repeats,
     users,
     sessions,
     audit_log,

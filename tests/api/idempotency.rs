@@ -312,7 +312,7 @@ async fn concurrent_first_requests_with_one_id_make_one_binding_and_one_answer()
         1
     );
     assert_eq!(
-        query_count(&mut conn, "SELECT sum(repeats) FROM requests"),
+        query_count(&mut conn, "SELECT sum(repeats) FROM ops.requests"),
         23
     );
 
