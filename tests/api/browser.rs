@@ -276,7 +276,12 @@ async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
     let app = spawn_app().await;
     create_user(&app.db, "alice", "correct horse battery staple", "reviewer");
     let approve_id = unique("REQ-OK");
-    registered(&app, &online_request(&approve_id, &unique("M"))).await;
+    let approve = online_request(&approve_id, &unique("M"));
+    registered(&app, &approve).await;
+    // Alipay+ repeats the id with another body: the reviewer is told which fields differ.
+    let mut repeat = approve.clone();
+    repeat["merchantInfo"]["merchantMCC"] = json!("5999");
+    app.register(&repeat).await;
     let xss = "<script>alert(1)</script><img src=x onerror=alert(2)>";
     let reject_id = unique("REQ-XSS");
     let mut hostile = online_request(&reject_id, &unique("M"));
@@ -307,6 +312,12 @@ async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
         .await;
     browser.click(&link).await;
     browser.screenshot("detail").await;
+    browser
+        .wait_for_text(
+            "//*[@id='mismatched-repeats']",
+            "differing fields: merchantInfo.merchantMCC",
+        )
+        .await;
     browser.click_button("Approve").await;
     browser
         .wait_for_text(
