@@ -225,6 +225,13 @@ pub enum UserCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Clear a user's failed sign-ins, so that sign-in is no longer refused for them (audited).
+    Unlock {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,6 +278,10 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub listen: String,
+
+    /// Serve the admin pages and /metrics only on this address, and /aps only on MPP_LISTEN (unset: all on MPP_LISTEN).
+    #[arg(long, env = "MPP_ADMIN_LISTEN", value_name = "MPP_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
 
     /// The Client-Id Alipay+ uses for this wallet. Unset: a development value.
     #[arg(long, env = "MPP_CLIENT_ID", value_name = "MPP_CLIENT_ID")]
@@ -408,6 +419,15 @@ pub struct ServeArgs {
         default_value = "30m"
     )]
     pub session_idle_timeout: String,
+
+    /// A reviewer's session ends this long after sign-in, however busy (units ms, s, m, h).
+    #[arg(
+        long,
+        env = "MPP_SESSION_MAX_AGE",
+        value_name = "MPP_SESSION_MAX_AGE",
+        default_value = "12h"
+    )]
+    pub session_max_age: String,
 
     /// Reasons reviewers can pick when rejecting or cancelling, separated by `|`.
     #[arg(

@@ -32,9 +32,7 @@ pub fn retry_notifications(
     }
     let (url, cluster) = resolve_database(database)?;
     let result = (|| {
-        use diesel::Connection as _;
-        let mut conn =
-            diesel::PgConnection::establish(&url).context("cannot connect to the database")?;
+        let mut conn = crate::db::connect_as_app(&url)?;
         Ok::<_, anyhow::Error>(notifications::redrive(&mut conn, &filter, "cli", None)?)
     })();
     if let Some(cluster) = cluster {

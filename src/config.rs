@@ -22,6 +22,9 @@ pub const DEV_CLIENT_ID: &str = "SANDBOX_MPP_REGISTRAR_DEV";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: String,
+    /// `MPP_ADMIN_LISTEN`: when set, the admin pages and `/metrics` are served
+    /// only there, and `/aps` only on `listen`.
+    pub admin_listen: Option<String>,
     pub client_id: String,
     pub psp_name: String,
     pub signer: Arc<Signer>,
@@ -87,6 +90,7 @@ impl Default for NotifySettings {
 pub struct AdminSettings {
     pub secure_cookies: bool,
     pub session_idle: Duration,
+    pub session_max_age: Duration,
     pub reason_templates: Vec<String>,
     pub trust_forwarded_for: bool,
 }
@@ -96,6 +100,7 @@ impl Default for AdminSettings {
         AdminSettings {
             secure_cookies: false,
             session_idle: Duration::from_secs(30 * 60),
+            session_max_age: Duration::from_secs(12 * 3600),
             reason_templates: Vec::new(),
             trust_forwarded_for: false,
         }
@@ -115,6 +120,10 @@ pub struct KeySources {
 impl Settings {
     pub fn from_args(args: &ServeArgs) -> anyhow::Result<(Settings, KeySources)> {
         resolve_listen(&args.listen).context("MPP_LISTEN")?;
+        let admin_listen = non_empty(&args.admin_listen).map(str::to_owned);
+        if let Some(admin) = &admin_listen {
+            resolve_listen(admin).context("MPP_ADMIN_LISTEN")?;
+        }
         if let Some(url) = non_empty(&args.database.database_url) {
             check_database_url(url).context("DATABASE_URL")?;
         }
@@ -157,6 +166,11 @@ impl Settings {
             parse_duration(args.session_idle_timeout.trim()).context("MPP_SESSION_IDLE_TIMEOUT")?;
         if session_idle < Duration::from_secs(60) {
             bail!("MPP_SESSION_IDLE_TIMEOUT: must be at least 1m");
+        }
+        let session_max_age =
+            parse_duration(args.session_max_age.trim()).context("MPP_SESSION_MAX_AGE")?;
+        if session_max_age < Duration::from_secs(60) {
+            bail!("MPP_SESSION_MAX_AGE: must be at least 1m");
         }
         let reason_templates =
             parse_reason_templates(args.reason_templates.as_deref().unwrap_or_default())
@@ -221,6 +235,7 @@ impl Settings {
 
         let settings = Settings {
             listen: args.listen.clone(),
+            admin_listen,
             client_id: non_empty(&args.client_id)
                 .unwrap_or(DEV_CLIENT_ID)
                 .to_owned(),
@@ -247,6 +262,7 @@ impl Settings {
             admin: AdminSettings {
                 secure_cookies: args.secure_cookies,
                 session_idle,
+                session_max_age,
                 reason_templates,
                 trust_forwarded_for: args.trust_forwarded_for,
             },

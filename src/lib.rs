@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod body_limit;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -41,6 +41,11 @@ async fn main() -> ExitCode {
                 )),
             }
         }
+        Command::User {
+            command: UserCommand::Unlock { username, database },
+        } => tokio::task::spawn_blocking(move || startup::unlock_user(&username, &database))
+            .await
+            .unwrap_or_else(|e| Err(e.into())),
         Command::Notifications {
             command:
                 NotificationsCommand::Retry {

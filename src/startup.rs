@@ -10,6 +10,7 @@ use anyhow::Context as _;
 
 use crate::admin::{self, AdminContext, password};
 use crate::api::{self, AnswerSigner, ApsContext};
+use crate::body_limit;
 use crate::cli::{DatabaseArgs, ServeArgs};
 use crate::config::{KeySources, Settings};
 use crate::db;
@@ -24,20 +25,64 @@ use diesel::Connection as _;
 /// The database of the private cluster.
 const PRIVATE_DATABASE: &str = "mpp_registrar";
 
-/// A bound, not yet running, HTTP server with its notifier.
+/// How long any request may take to send its body (see `body_limit`).
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a sign-in waits for a free password-checking slot before it is
+/// refused as busy.
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(2);
+
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// Everything (`MPP_ADMIN_LISTEN` unset).
+    All,
+    /// What Alipay+ reaches: `/aps`, `/ams`, the API description and the probes.
+    Partner,
+    /// The admin pages, `/metrics` and the probes.
+    BackOffice,
+}
+
+/// Bound, not yet running, HTTP servers (one per listener) with the notifier.
 pub struct Application {
     port: u16,
-    server: Server,
+    admin_port: Option<u16>,
+    servers: Vec<Server>,
     notifier: Option<NotifierHandle>,
 }
 
+/// Stops every listener of an application.
+#[derive(Clone)]
+pub struct AppHandle {
+    servers: Vec<ServerHandle>,
+}
+
+impl AppHandle {
+    /// `graceful` finishes in-flight requests first.
+    pub async fn stop(&self, graceful: bool) {
+        futures_util::future::join_all(self.servers.iter().map(|h| h.stop(graceful))).await;
+    }
+}
+
+fn bind(address: &str, setting: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).with_context(|| format!("{setting}: cannot bind {address}"))
+}
+
 impl Application {
-    /// Binds the listener (port 0 picks a free one) and assembles the app.
+    /// Binds the listeners (port 0 picks a free one) and assembles the app.
     pub fn build(settings: &Settings, database_url: &str) -> anyhow::Result<Application> {
-        let pool = db::build_pool(database_url, settings.db_pool_size, settings.db_timeouts);
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("MPP_LISTEN: cannot bind {}", settings.listen))?;
+        let listener = bind(&settings.listen, "MPP_LISTEN")?;
+        let admin_listener = settings
+            .admin_listen
+            .as_deref()
+            .map(|a| bind(a, "MPP_ADMIN_LISTEN"))
+            .transpose()?;
         let port = listener.local_addr()?.port();
+        let admin_port = match &admin_listener {
+            Some(l) => Some(l.local_addr()?.port()),
+            None => None,
+        };
+        let pool = db::build_pool(database_url, settings.db_pool_size, settings.db_timeouts);
         let metrics = Arc::new(Metrics::default());
         let wake = Arc::new(tokio::sync::Notify::new());
         let aps = web::Data::new(ApsContext {
@@ -59,28 +104,59 @@ impl Application {
             db_timeouts: settings.db_timeouts,
             secure_cookies: settings.admin.secure_cookies,
             session_idle: settings.admin.session_idle,
+            session_max_age: settings.admin.session_max_age,
             reason_templates: settings.admin.reason_templates.clone(),
             trust_forwarded_for: settings.admin.trust_forwarded_for,
             dummy_password_hash: password::dummy_hash()?,
+            passwords: password::Verifier::per_core(PASSWORD_CHECK_WAIT),
             notify_policy: settings.notify.policy(),
             notifier_wake: wake.clone(),
         });
-        let http_metrics = metrics.clone();
-        let mut server = HttpServer::new(move || {
-            let metrics = http_metrics.clone();
-            App::new()
-                .wrap_fn(move |req, srv| telemetry::traced(req, srv, &metrics))
-                .configure(|cfg| api::configure(cfg, aps.clone()))
-                .configure(|cfg| admin::configure(cfg, admin.clone()))
-        })
-        .listen(listener)?
-        .shutdown_timeout(30);
-        if !settings.handle_signals {
-            server = server.disable_signals();
-        }
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
+        let serve = |listener: TcpListener, surface: Surface| -> anyhow::Result<Server> {
+            let (aps, admin, metrics) = (aps.clone(), admin.clone(), metrics.clone());
+            let body_limit = settings.max_body_bytes;
+            let mut server = HttpServer::new(move || {
+                let (aps, admin, metrics) = (aps.clone(), admin.clone(), metrics.clone());
+                App::new()
+                    .wrap_fn(move |req, srv| {
+                        use actix_web::dev::Service as _;
+                        srv.call(body_limit::bound(req, BODY_READ_TIMEOUT, body_limit))
+                    })
+                    .wrap_fn(move |req, srv| telemetry::traced(req, srv, &metrics))
+                    .configure(|cfg| match surface {
+                        Surface::All => {
+                            api::configure_partner(cfg, aps.clone());
+                            api::configure_metrics(cfg, aps.clone());
+                            admin::configure(cfg, admin.clone());
+                        }
+                        Surface::Partner => api::configure_partner(cfg, aps.clone()),
+                        Surface::BackOffice => {
+                            api::configure_probes(cfg, aps.clone());
+                            api::configure_metrics(cfg, aps.clone());
+                            admin::configure(cfg, admin.clone());
+                        }
+                    })
+            })
+            .listen(listener)?
+            .shutdown_timeout(30);
+            if !settings.handle_signals {
+                server = server.disable_signals();
+            }
+            server = match (surface, settings.workers) {
+                // A few reviewers need no worker per core.
+                (Surface::BackOffice, _) => server.workers(1),
+                (Surface::All | Surface::Partner, Some(workers)) => server.workers(workers),
+                (Surface::All | Surface::Partner, None) => server,
+            };
+            Ok(server.run())
+        };
+        let servers = match admin_listener {
+            None => vec![serve(listener, Surface::All)?],
+            Some(admin_listener) => vec![
+                serve(listener, Surface::Partner)?,
+                serve(admin_listener, Surface::BackOffice)?,
+            ],
+        };
         let notifier = match settings.notify.workers_enabled {
             true => Some(notifier::start(NotifierConfig {
                 pool,
@@ -105,28 +181,37 @@ impl Application {
         };
         Ok(Application {
             port,
-            server: server.run(),
+            admin_port,
+            servers,
             notifier,
         })
     }
 
+    /// The port of `MPP_LISTEN`.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Stops the server: `handle().stop(true)` finishes in-flight requests first.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// The port of `MPP_ADMIN_LISTEN`, when set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_port
+    }
+
+    /// Stops the servers: `handle().stop(true)` finishes in-flight requests first.
+    pub fn handle(&self) -> AppHandle {
+        AppHandle {
+            servers: self.servers.iter().map(Server::handle).collect(),
+        }
     }
 
     /// Runs until stopped by a signal (SIGTERM/SIGINT, gracefully) or the handle;
     /// then lets the notifier finish the attempts it has in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let served = futures_util::future::join_all(self.servers).await;
         if let Some(notifier) = self.notifier {
             notifier.shutdown(Duration::from_secs(30)).await;
         }
-        served
+        served.into_iter().collect()
     }
 }
 
@@ -226,8 +311,7 @@ pub fn add_user(
     let (database_url, cluster) = resolve_database(database)?;
     let result = (|| {
         db::run_migrations(&database_url)?;
-        let mut conn = diesel::PgConnection::establish(&database_url)
-            .context("cannot connect to the database")?;
+        let mut conn = db::connect_as_app(&database_url)?;
         conn.transaction(|conn| {
             if !db::users::insert_user(conn, username, &hash, role.as_str())? {
                 anyhow::bail!("a user named {username:?} already exists");
@@ -248,6 +332,37 @@ pub fn add_user(
     }
     result?;
     println!("created {} {username:?}", role.as_str());
+    Ok(())
+}
+
+/// `mpp-registrar user unlock`: clears the user's failed sign-ins, so that
+/// sign-in is no longer refused for them from any address.
+pub fn unlock_user(username: &str, database: &DatabaseArgs) -> anyhow::Result<()> {
+    let (database_url, cluster) = resolve_database(database)?;
+    let result = (|| {
+        db::run_migrations(&database_url)?;
+        let mut conn = db::connect_as_app(&database_url)?;
+        conn.transaction(|conn| {
+            if db::users::find_user(conn, username)?.is_none() {
+                anyhow::bail!("no user named {username:?}");
+            }
+            let cleared = db::sign_in::clear_failures(conn, username)?;
+            let detail = format!("user {username}: {cleared} failed sign-in(s) cleared");
+            let entry = NewAuditEntry {
+                actor: "cli",
+                action: action::USER_UNLOCKED,
+                detail: Some(&detail),
+                ..Default::default()
+            };
+            db::audit::insert_entry(conn, &entry)?;
+            Ok(cleared)
+        })
+    })();
+    if let Some(cluster) = cluster {
+        cluster.stop()?;
+    }
+    let cleared = result?;
+    println!("unlocked {username:?} ({cleared} failed sign-in(s) cleared)");
     Ok(())
 }
 

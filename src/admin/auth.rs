@@ -15,8 +15,19 @@ use super::error::AdminError;
 use crate::db::{self, users};
 use crate::domain::user::Role;
 
-pub const SESSION_COOKIE: &str = "mpp_session";
 pub const LOGIN_CSRF_COOKIE: &str = "mpp_login_csrf";
+
+/// The session cookie's name and path. Served over TLS (`MPP_SECURE_COOKIES`)
+/// it carries the `__Host-` prefix, which browsers accept only from a secure
+/// origin, for the whole host (path `/`) and with no Domain: a neighbouring
+/// subdomain or a plain-HTTP page cannot plant or overwrite it.
+pub fn session_cookie(secure: bool) -> (&'static str, &'static str) {
+    if secure {
+        ("__Host-mpp_session", "/")
+    } else {
+        ("mpp_session", "/admin")
+    }
+}
 
 /// A signed-in reviewer (or admin), taken from a live session. Anonymous
 /// requests fail to extract and are redirected to the sign-in page.
@@ -36,7 +47,10 @@ impl Reviewer {
 
     /// Checks the form's CSRF token and the request's origin.
     pub fn check_form(&self, req: &HttpRequest, token: &str) -> Result<(), AdminError> {
-        check_origin(req)?;
+        let ctx = req
+            .app_data::<web::Data<AdminContext>>()
+            .ok_or(AdminError::Internal("admin context missing".into()))?;
+        check_origin(req, ctx)?;
         if !tokens_equal(token, &self.csrf_token) {
             return Err(AdminError::Csrf);
         }
@@ -50,17 +64,27 @@ impl FromRequest for Reviewer {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let ctx = req.app_data::<web::Data<AdminContext>>().cloned();
-        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let cookie = ctx.as_ref().and_then(|ctx| {
+            let (name, _) = session_cookie(ctx.secure_cookies);
+            req.cookie(name).map(|c| c.value().to_owned())
+        });
         Box::pin(async move {
             let ctx = ctx.ok_or(AdminError::Internal("admin context missing".into()))?;
             let token = cookie.ok_or(AdminError::Unauthenticated)?;
             let hash = hash_token(&token);
-            let idle_since = chrono::Utc::now()
-                - chrono::Duration::from_std(ctx.session_idle)
-                    .unwrap_or(chrono::Duration::minutes(30));
+            let now = chrono::Utc::now();
+            let since = |d: std::time::Duration| {
+                now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::minutes(30))
+            };
+            let (idle_since, created_since) = (since(ctx.session_idle), since(ctx.session_max_age));
             let lookup = hash.clone();
             let found = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-                Ok(users::touch_session(conn, &lookup, idle_since)?)
+                Ok(users::touch_session(
+                    conn,
+                    &lookup,
+                    idle_since,
+                    created_since,
+                )?)
             })
             .await?;
             let user = found.ok_or(AdminError::Unauthenticated)?;
@@ -99,6 +123,7 @@ pub fn admin_cookie(
     path: &'static str,
     secure: bool,
 ) -> Cookie<'static> {
+    debug_assert!(!name.starts_with("__Host-") || (secure && path == "/"));
     Cookie::build(name, value)
         .path(path)
         .http_only(true)
@@ -115,43 +140,58 @@ pub fn removal_cookie(name: &'static str, path: &'static str, secure: bool) -> C
 }
 
 /// State-changing requests must come from our own pages: the Origin (or, if
-/// absent, the Referer) must name the host the request was sent to.
-pub fn check_origin(req: &HttpRequest) -> Result<(), AdminError> {
-    let host = req.connection_info().host().to_ascii_lowercase();
-    let source = req
-        .headers()
-        .get("origin")
-        .or_else(|| req.headers().get("referer"))
-        .and_then(|v| v.to_str().ok())
+/// absent, the Referer) must have our scheme, host and port. Ours is what the
+/// request was sent to (its Host), over HTTPS when the pages are served over
+/// TLS; a proxy's `X-Forwarded-Host`/`-Proto` count only when it is trusted
+/// (`MPP_TRUST_FORWARDED_FOR`), since anyone can send them.
+pub fn check_origin(req: &HttpRequest, ctx: &AdminContext) -> Result<(), AdminError> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let forwarded = |name: &str| {
+        header(name)
+            .filter(|_| ctx.trust_forwarded_for)
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+    };
+    let host = forwarded("x-forwarded-host")
+        .or_else(|| header("host"))
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let scheme = forwarded("x-forwarded-proto").unwrap_or(
+        if ctx.secure_cookies || req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        },
+    );
+    let ours = host.and_then(|h| url::Url::parse(&format!("{scheme}://{h}")).ok());
+    let source = header("origin")
+        .or_else(|| header("referer"))
         .and_then(|v| url::Url::parse(v).ok());
-    let Some(source) = source else {
-        return Err(AdminError::ForeignOrigin);
-    };
-    let source_host = match (source.host_str(), source.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => return Err(AdminError::ForeignOrigin),
-    };
-    if source_host.to_ascii_lowercase() != host {
-        return Err(AdminError::ForeignOrigin);
+    match (ours, source) {
+        (Some(ours), Some(source)) if ours.origin() == source.origin() => Ok(()),
+        _ => Err(AdminError::ForeignOrigin),
     }
-    Ok(())
 }
 
-/// The client's address for throttling and the audit log.
+/// The client's address for throttling and the audit log. Behind a trusted
+/// proxy, the last `X-Forwarded-For` entry: the one that proxy appended
+/// (entries to its left are whatever the client wrote).
 pub fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
     if trust_forwarded_for
-        && let Some(forwarded) = req
+        && let Some(last) = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        && let Some(first) = forwarded
-            .split(',')
-            .next()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
             .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .rfind(|s| !s.is_empty())
     {
-        return first.chars().take(64).collect();
+        return last.chars().take(64).collect();
     }
     req.peer_addr()
         .map(|a| a.ip().to_string())

@@ -1,23 +1,21 @@
 //! Signing in and out. Unknown users take as long as wrong passwords; repeated
-//! failures are throttled per username and per address; a session id from
-//! before sign-in is never kept after it.
+//! failures are throttled per username and address, and per address (see
+//! `domain::sign_in`), counted before the password is checked; password
+//! checks are bounded (see `password::Verifier`); a session id from before
+//! sign-in is never kept after it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template as _;
 use serde::Deserialize;
 
 use super::AdminContext;
-use super::auth::{self, LOGIN_CSRF_COOKIE, Reviewer, SESSION_COOKIE};
+use super::auth::{self, LOGIN_CSRF_COOKIE, Reviewer};
 use super::error::AdminError;
-use super::password;
+use super::password::Busy;
 use super::views::LoginPage;
 use crate::db::audit::{self, NewAuditEntry, action};
-use crate::db::{self, users};
-
-/// Failed sign-ins allowed per username, and per address, in `THROTTLE_WINDOW_MINUTES`.
-const MAX_FAILURES_PER_USER: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 20;
-const THROTTLE_WINDOW_MINUTES: i64 = 15;
+use crate::db::{self, sign_in, users};
+use crate::domain::sign_in::{SLOW_DELAY, Throttle, WINDOW};
 
 /// GET /admin/login. Shown to anyone: signing in again replaces the session.
 pub async fn form(ctx: web::Data<AdminContext>) -> Result<HttpResponse, AdminError> {
@@ -63,6 +61,7 @@ pub struct LoginForm {
 
 enum Attempt {
     Throttled,
+    Busy,
     Failed,
     SignedIn { user_id: i64 },
 }
@@ -73,7 +72,7 @@ pub async fn submit(
     form: web::Form<LoginForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
-    auth::check_origin(&req)?;
+    auth::check_origin(&req, &ctx)?;
     let cookie_token = req
         .cookie(LOGIN_CSRF_COOKIE)
         .map(|c| c.value().to_owned())
@@ -82,7 +81,13 @@ pub async fn submit(
         return Err(AdminError::Csrf);
     }
     let form = form.into_inner();
-    let username: String = form.username.trim().chars().take(64).collect();
+    let username = form.username.trim().to_owned();
+    // No username has control characters (a NUL could not even be looked up).
+    if username.chars().count() > 64 || username.chars().any(char::is_control) {
+        return Err(AdminError::BadRequest(
+            "A username has at most 64 characters and no control characters.".into(),
+        ));
+    }
     let address = auth::client_address(&req, ctx.trust_forwarded_for);
 
     let attempt = attempt_sign_in(&ctx, &username, &form.password, &address).await?;
@@ -90,13 +95,22 @@ pub async fn submit(
         Attempt::SignedIn { user_id } => user_id,
         Attempt::Throttled => {
             let text = format!(
-                "Too many failed sign-ins. Try again in {THROTTLE_WINDOW_MINUTES} minutes."
+                "Too many failed sign-ins. Try again in {} minutes.",
+                WINDOW.as_secs() / 60
             );
             return render_form(
                 &ctx,
                 &username,
                 Some(&text),
                 actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        Attempt::Busy => {
+            return render_form(
+                &ctx,
+                &username,
+                Some("Sign-in is busy. Try again in a moment."),
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             );
         }
         Attempt::Failed => {
@@ -110,8 +124,9 @@ pub async fn submit(
     };
 
     // A new session id at every sign-in; any session the browser brought is ended.
+    let (session_name, session_path) = auth::session_cookie(ctx.secure_cookies);
     let old = req
-        .cookie(SESSION_COOKIE)
+        .cookie(session_name)
         .map(|c| auth::hash_token(c.value()));
     let token = auth::new_token()?;
     let csrf = auth::new_token()?;
@@ -134,9 +149,9 @@ pub async fn submit(
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/admin"))
         .cookie(auth::admin_cookie(
-            SESSION_COOKIE,
+            session_name,
             token,
-            "/admin",
+            session_path,
             ctx.secure_cookies,
         ))
         .cookie(auth::removal_cookie(
@@ -153,37 +168,59 @@ async fn attempt_sign_in(
     password: &str,
     address: &str,
 ) -> Result<Attempt, AdminError> {
-    let since = chrono::Utc::now() - chrono::Duration::minutes(THROTTLE_WINDOW_MINUTES);
     let (name, addr) = (username.to_owned(), address.to_owned());
-    let (user, failures) = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-        let failures = audit::count_failed_sign_ins(conn, &name, &addr, since)?;
-        Ok((users::find_user(conn, &name)?, failures))
+    let (reserved, user) = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+        // Old attempts no longer count: keep the table small.
+        sign_in::purge_older_than(conn, WINDOW * 4)?;
+        let reserved = sign_in::reserve(conn, &name, &addr, WINDOW)?;
+        let user = match reserved {
+            Some(_) => users::find_user(conn, &name)?,
+            None => None,
+        };
+        Ok((reserved, user))
     })
     .await?;
-    let throttled = failures.0 >= MAX_FAILURES_PER_USER || failures.1 >= MAX_FAILURES_PER_ADDRESS;
-
-    // Always verify against some hash, so that unknown, disabled and throttled
-    // users cost the same time as a wrong password.
-    let active = user.filter(|u| u.disabled_at.is_none());
-    let hash = active
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| ctx.dummy_password_hash.clone());
-    let candidate = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &candidate))
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
-
-    let outcome = match (throttled, active, matches) {
-        (false, Some(user), true) => return Ok(Attempt::SignedIn { user_id: user.id }),
-        (true, _, _) => Attempt::Throttled,
-        (false, _, _) => Attempt::Failed,
+    let outcome = match reserved {
+        None => Attempt::Throttled,
+        Some(reserved) => {
+            if reserved.throttle == Throttle::Slow {
+                tokio::time::sleep(SLOW_DELAY).await;
+            }
+            // Always verify against some hash, so that unknown and disabled
+            // users cost the same time as a wrong password.
+            let active = user.filter(|u| u.disabled_at.is_none());
+            let hash = active
+                .as_ref()
+                .map(|u| u.password_hash.clone())
+                .unwrap_or_else(|| ctx.dummy_password_hash.clone());
+            let checked = ctx.passwords.verify(hash, password.to_owned()).await;
+            let outcome = match (checked, active) {
+                (Ok(true), Some(user)) => Attempt::SignedIn { user_id: user.id },
+                (Ok(_), _) => Attempt::Failed,
+                (Err(Busy), _) => Attempt::Busy,
+            };
+            let id = reserved.id;
+            let succeeded = matches!(outcome, Attempt::SignedIn { .. });
+            let busy = matches!(outcome, Attempt::Busy);
+            db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+                // A check that never ran is not a failure.
+                match busy {
+                    true => sign_in::cancel(conn, id)?,
+                    false => sign_in::finish(conn, id, succeeded)?,
+                }
+                Ok(())
+            })
+            .await?;
+            outcome
+        }
+    };
+    let detail = match outcome {
+        Attempt::SignedIn { .. } => return Ok(outcome),
+        Attempt::Throttled => "throttled",
+        Attempt::Busy => "refused: sign-in busy",
+        Attempt::Failed => "wrong username or password",
     };
     let (name, addr) = (username.to_owned(), address.to_owned());
-    let detail = match outcome {
-        Attempt::Throttled => "throttled",
-        Attempt::Failed | Attempt::SignedIn { .. } => "wrong username or password",
-    };
     db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
         let entry = NewAuditEntry {
             actor: &name,
@@ -195,7 +232,7 @@ async fn attempt_sign_in(
         Ok(audit::insert_entry(conn, &entry)?)
     })
     .await?;
-    tracing::warn!(address = %address, "failed sign-in");
+    tracing::warn!(address = %address, reason = detail, "failed sign-in");
     Ok(outcome)
 }
 
@@ -225,11 +262,12 @@ pub async fn logout(
         Ok(audit::insert_entry(conn, &entry)?)
     })
     .await?;
+    let (session_name, session_path) = auth::session_cookie(ctx.secure_cookies);
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/admin/login"))
         .cookie(auth::removal_cookie(
-            SESSION_COOKIE,
-            "/admin",
+            session_name,
+            session_path,
             ctx.secure_cookies,
         ))
         .finish())

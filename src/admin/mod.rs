@@ -31,12 +31,16 @@ pub struct AdminContext {
     pub secure_cookies: bool,
     /// A session not used for this long is over.
     pub session_idle: Duration,
+    /// A session this old is over, however busy.
+    pub session_max_age: Duration,
     /// Reasons a reviewer can pick instead of typing one.
     pub reason_templates: Vec<String>,
     /// Use `X-Forwarded-For` as the client address (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
     /// A hash to verify against for unknown users, so they take as long as known ones.
     pub dummy_password_hash: String,
+    /// Checks passwords, a bounded number at once.
+    pub passwords: password::Verifier,
     pub notify_policy: NotifyPolicy,
     /// Wakes this process's notifier at once after a decision.
     pub notifier_wake: Arc<tokio::sync::Notify>,
@@ -58,17 +62,20 @@ fn content_security_policy() -> String {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
+    let mut headers = DefaultHeaders::new()
+        .add(("Content-Security-Policy", content_security_policy()))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cache-Control", "no-store"));
+    if ctx.secure_cookies {
+        // Served over TLS: browsers must not come back over plain HTTP.
+        headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
+    }
     cfg.service(
         web::scope("/admin")
             .app_data(ctx)
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("Content-Security-Policy", content_security_policy()))
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "same-origin"))
-                    .add(("Cache-Control", "no-store")),
-            )
+            .wrap(headers)
             .route("", web::get().to(queue::show))
             .route("/", web::get().to(queue::show))
             .route("/login", web::get().to(login::form))

@@ -49,12 +49,21 @@ pub async fn show(
             "unknown product code {p:?}"
         )));
     }
-    let search = query
+    let search: Option<String> = query
         .q
         .as_deref()
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(|q| q.chars().take(256).collect());
+    // Nothing stored has control characters (and a NUL could not even be searched for).
+    if search
+        .as_deref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return Err(AdminError::BadRequest(
+            "The search text contains control characters.".into(),
+        ));
+    }
     let after = match query.after.as_deref().filter(|a| !a.is_empty()) {
         Some(text) => Some(
             Cursor::decode(text)

@@ -80,6 +80,10 @@ pub async fn change(
         return Err(AdminError::Forbidden);
     }
     let (username, verb) = path.into_inner();
+    // No such user can exist (and a NUL could not even be looked up).
+    if crate::domain::user::check_username(&username).is_err() {
+        return Err(AdminError::NotFound);
+    }
     let (disable, audit_action) = match verb.as_str() {
         "disable" => (true, action::USER_DISABLED),
         "enable" => (false, action::USER_ENABLED),

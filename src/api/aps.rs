@@ -2,7 +2,7 @@
 //! their documented order, dispatch to the API handlers, and the one mapping
 //! from every refusal to a signed `result`. Every answer is HTTP 200 and signed.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::http::Method;
 use actix_web::web::{self, Bytes, BytesMut};
@@ -20,9 +20,6 @@ use crate::protocol::registration::WireError;
 use crate::protocol::result::{ResultBody, ResultCode};
 use crate::protocol::signature::{SignatureHeader, SignatureHeaderError, string_to_sign};
 use crate::protocol::time::{RequestTimeError, check_request_time};
-
-/// A slow sender gets this long to deliver the whole body.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An answer ready to sign: its result code (for logs) and the exact body bytes.
 #[derive(Debug)]
@@ -284,8 +281,9 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApsError> {
     Ok(())
 }
 
-/// Reads the body up to `limit` bytes; a declared or actual excess, a broken
-/// stream or a sender slower than `BODY_READ_TIMEOUT` is refused.
+/// Reads the body up to `limit` bytes; a declared or actual excess, or a
+/// broken stream (a sender slower than the server-wide body deadline, see
+/// `body_limit`, included) is refused.
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -295,20 +293,18 @@ async fn read_body(
     if declared.is_some_and(|len| len > limit) {
         return Err(ApsError::BodyTooLarge(limit));
     }
-    let read = async {
-        let mut body = BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| ApsError::BodyUnreadable)?;
-            if body.len() + chunk.len() > limit {
-                return Err(ApsError::BodyTooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => ApsError::BodyTooLarge(limit),
+            _ => ApsError::BodyUnreadable,
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApsError::BodyTooLarge(limit));
         }
-        Ok(body.freeze())
-    };
-    tokio::time::timeout(BODY_READ_TIMEOUT, read)
-        .await
-        .map_err(|_| ApsError::BodyUnreadable)?
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Signs `body`: the request's Client-Id echoed (ours when it sent none we

@@ -40,12 +40,23 @@ pub struct ApsContext {
     pub metrics: Arc<Metrics>,
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<ApsContext>) {
-    cfg.app_data(ctx)
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/openapi.json", web::get().to(openapi::serve))
+/// What Alipay+ reaches: the signed APIs, their description, and the probes.
+pub fn configure_partner(cfg: &mut web::ServiceConfig, ctx: web::Data<ApsContext>) {
+    configure_probes(cfg, ctx);
+    cfg.route("/openapi.json", web::get().to(openapi::serve))
         .service(web::scope("/aps").default_service(web::to(aps::entry)))
         .service(web::scope("/ams").default_service(web::to(aps::entry)));
+}
+
+/// The probes, on every listener.
+pub fn configure_probes(cfg: &mut web::ServiceConfig, ctx: web::Data<ApsContext>) {
+    cfg.app_data(ctx)
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz));
+}
+
+/// The metrics, which show volumes and sign-in activity: back-office only.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig, ctx: web::Data<ApsContext>) {
+    cfg.app_data(ctx)
+        .route("/metrics", web::get().to(health::metrics));
 }

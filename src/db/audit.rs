@@ -20,6 +20,7 @@ pub mod action {
     pub const USER_CREATED: &str = "user.created";
     pub const USER_DISABLED: &str = "user.disabled";
     pub const USER_ENABLED: &str = "user.enabled";
+    pub const USER_UNLOCKED: &str = "user.unlocked";
     pub const NOTIFICATION_REDRIVEN: &str = "notification.redriven";
 }
 
@@ -63,33 +64,4 @@ pub fn find_for_registration(
         .order(audit_log::id.asc())
         .select(AuditEntry::as_select())
         .load(conn)
-}
-
-/// Failed sign-ins for a username and from an address since `since`.
-pub fn count_failed_sign_ins(
-    conn: &mut PgConnection,
-    username: &str,
-    address: &str,
-    since: DateTime<Utc>,
-) -> QueryResult<(i64, i64)> {
-    use audit_log::dsl as a;
-    let by_user = a::audit_log
-        .filter(
-            a::action
-                .eq(action::SIGN_IN_FAILED)
-                .and(a::actor.eq(username))
-                .and(a::at.gt(since)),
-        )
-        .count()
-        .get_result(conn)?;
-    let by_address = a::audit_log
-        .filter(
-            a::action
-                .eq(action::SIGN_IN_FAILED)
-                .and(a::address.eq(address))
-                .and(a::at.gt(since)),
-        )
-        .count()
-        .get_result(conn)?;
-    Ok((by_user, by_address))
 }

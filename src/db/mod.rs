@@ -8,6 +8,7 @@ pub mod registrations;
 pub mod requests;
 pub mod review;
 pub mod schema;
+pub mod sign_in;
 pub mod users;
 
 use std::time::Duration;
@@ -42,13 +43,14 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<PooledPg, Self::Error> {
         let mut conn = self.inner.connect()?;
-        // Bounded statements, and no session left holding locks while idle in a
-        // transaction. Every query of the server has an index to use; without
-        // `enable_seqscan = off` a prepared statement planned while a table was
-        // still small would keep a sequential-scan plan as the table grows.
+        // The server works as `APP_ROLE`. Bounded statements, and no session
+        // left holding locks while idle in a transaction. Every query of the
+        // server has an index to use; without `enable_seqscan = off` a
+        // prepared statement planned while a table was still small would keep
+        // a sequential-scan plan as the table grows.
         conn.batch_execute(&format!(
-            "SET statement_timeout = {ms}; SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = 60000; \
-             SET enable_seqscan = off",
+            "SET ROLE {APP_ROLE}; SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
+             SET idle_in_transaction_session_timeout = 60000; SET enable_seqscan = off",
             ms = self.statement_timeout_ms
         ))
         .map_err(diesel::r2d2::Error::QueryError)?;
@@ -68,6 +70,21 @@ impl ManageConnection for Manager {
 }
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The role the server handles every request and job as (made by the
+/// migrations; see `2026-11-29-000002_least_privilege`). Migrations and the
+/// benchmark data generator keep the login role, which owns the schema.
+pub const APP_ROLE: &str = "mpp_app";
+
+/// A connection working as `APP_ROLE`, for the command line's changes.
+pub fn connect_as_app(database_url: &str) -> anyhow::Result<PgConnection> {
+    let mut conn =
+        PgConnection::establish(&with_connect_timeout(database_url, Duration::from_secs(5)))
+            .context("cannot connect to the database")?;
+    conn.batch_execute(&format!("SET ROLE {APP_ROLE}"))
+        .context("cannot work as the application role (run `mpp-registrar migrate` first)")?;
+    Ok(conn)
+}
 
 /// Advisory-lock key that serialises migrations across instances starting at once.
 const MIGRATION_LOCK_KEY: i64 = 0x6d70_7072_6567_0001;

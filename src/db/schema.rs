@@ -88,6 +88,16 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::table! {
+    sign_in_attempts (id) {
+        id -> Int8,
+        username -> Text,
+        address -> Text,
+        at -> Timestamptz,
+        succeeded -> Nullable<Bool>,
+    }
+}
+
+diesel::table! {
     notifications (id) {
         id -> Int8,
         registration_id -> Int8,
@@ -127,6 +137,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     requests,
     request_repeats,
+    sign_in_attempts,
     users,
     sessions,
     audit_log,

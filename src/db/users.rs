@@ -92,14 +92,25 @@ pub fn insert_session(
     Ok(())
 }
 
-/// Finds a live session (seen within `idle_since`, user enabled) and marks it
-/// seen now; an idle one is deleted.
+/// Finds a live session (seen since `idle_since`, created since
+/// `created_since`, user enabled) and marks it seen now; an expired one is
+/// deleted.
 pub fn touch_session(
     conn: &mut PgConnection,
     id_hash: &[u8],
     idle_since: DateTime<Utc>,
+    created_since: DateTime<Utc>,
 ) -> QueryResult<Option<SessionUser>> {
-    let found: Option<(i64, String, String, String, DateTime<Utc>)> = sessions::table
+    #[derive(Queryable)]
+    struct Found {
+        user_id: i64,
+        username: String,
+        role: String,
+        csrf_token: String,
+        last_seen_at: DateTime<Utc>,
+        created_at: DateTime<Utc>,
+    }
+    let found: Option<Found> = sessions::table
         .inner_join(users::table)
         .filter(
             sessions::id_hash
@@ -112,13 +123,22 @@ pub fn touch_session(
             users::role,
             sessions::csrf_token,
             sessions::last_seen_at,
+            sessions::created_at,
         ))
         .first(conn)
         .optional()?;
-    let Some((user_id, username, role, csrf_token, last_seen)) = found else {
+    let Some(Found {
+        user_id,
+        username,
+        role,
+        csrf_token,
+        last_seen_at: last_seen,
+        created_at: created,
+    }) = found
+    else {
         return Ok(None);
     };
-    if last_seen < idle_since {
+    if last_seen < idle_since || created < created_since {
         delete_session(conn, id_hash)?;
         return Ok(None);
     }

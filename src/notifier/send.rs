@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use reqwest::header::HeaderMap;
 
 use super::NotifierConfig;
-use super::ssrf::{GuardedResolver, is_public};
+use super::ssrf::{GuardedResolver, refusal};
 use crate::db::notifications::Claimed;
 use crate::domain::notification::{Verdict, judge_alipay_answer, judge_merchant_answer};
 use crate::protocol::notify::read_result;
@@ -136,10 +136,10 @@ impl Clients {
         };
         if let Some(ip) = literal
             && !config.allow_private_targets
-            && !is_public(ip)
+            && let Some(range) = refusal(ip)
         {
             return Sent::error(format!(
-                "{ip} is not an address merchant notifications may go to"
+                "{ip} is not an address merchant notifications may go to: {range}"
             ));
         }
         let answer = match post_signed(&self.merchant, config, &url, &claimed.body).await {

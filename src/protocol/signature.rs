@@ -62,6 +62,8 @@ pub enum SignatureHeaderError {
     BadPercentEncoding,
     #[error("the signature value is not base64")]
     BadBase64,
+    #[error("the Signature header names {0} more than once")]
+    Repeated(&'static str),
 }
 
 /// A parsed `Signature` header.
@@ -77,7 +79,9 @@ impl SignatureHeader {
     /// Parses `algorithm=RSA256, keyVersion=1, signature=...`: pairs split on `,`,
     /// optional spaces, each pair split at its first `=`, keys compared
     /// case-insensitively, unknown keys ignored. `%XX` is decoded but `+` is left
-    /// alone, so a sender that forgot to URL-encode still verifies (A12).
+    /// alone, so a sender that forgot to URL-encode still verifies (A12). A key
+    /// named twice is refused: parsers that keep the first and the last would
+    /// check different signatures (or keys) of one header.
     pub fn parse(header: &str) -> Result<SignatureHeader, SignatureHeaderError> {
         let mut algorithm = None;
         let mut key_version = None;
@@ -88,12 +92,17 @@ impl SignatureHeader {
                 continue;
             };
             let key = key.trim_matches([' ', '\t']);
-            if key.eq_ignore_ascii_case("algorithm") {
-                algorithm = Some(value);
+            let (slot, name) = if key.eq_ignore_ascii_case("algorithm") {
+                (&mut algorithm, "algorithm")
             } else if key.eq_ignore_ascii_case("keyVersion") {
-                key_version = Some(value);
+                (&mut key_version, "keyVersion")
             } else if key.eq_ignore_ascii_case("signature") {
-                signature = Some(value);
+                (&mut signature, "signature")
+            } else {
+                continue;
+            };
+            if slot.replace(value).is_some() {
+                return Err(SignatureHeaderError::Repeated(name));
             }
         }
         if let Some(alg) = algorithm
@@ -297,6 +306,14 @@ mod tests {
             Err(BadPercentEncoding)
         );
         assert_eq!(SignatureHeader::parse("signature=A!!A"), Err(BadBase64));
+        assert_eq!(
+            SignatureHeader::parse("keyVersion=1,signature=AAAA,Signature=BBBB"),
+            Err(Repeated("signature"))
+        );
+        assert_eq!(
+            SignatureHeader::parse("keyVersion=1,signature=AAAA,keyversion=2"),
+            Err(Repeated("keyVersion"))
+        );
     }
 
     #[test]

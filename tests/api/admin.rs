@@ -121,19 +121,6 @@ async fn sign_in_sets_a_strict_http_only_session_and_sign_out_destroys_it() {
 }
 
 #[tokio::test]
-async fn cookies_are_secure_when_configured() {
-    let app = spawn_app_with(TestDb::new(), |s| s.admin.secure_cookies = true).await;
-    create_user(&app.db, "alice", PASSWORD, "reviewer");
-    let page = AdminClient::new(&app).sign_in("alice", PASSWORD).await;
-    let cookie = page
-        .set_cookies
-        .iter()
-        .find(|c| c.starts_with("mpp_session="))
-        .unwrap();
-    assert!(cookie.contains("Secure"), "{cookie}");
-}
-
-#[tokio::test]
 async fn a_session_id_from_before_sign_in_is_not_kept() {
     let app = spawn_app().await;
     create_user(&app.db, "alice", PASSWORD, "reviewer");

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, PgConnection};
 use mpp_registrar::config::{AdminSettings, NotifySettings, Settings};
@@ -246,6 +245,7 @@ pub fn test_settings() -> Settings {
     );
     Settings {
         listen: "127.0.0.1:0".into(),
+        admin_listen: None,
         client_id: CLIENT_ID.into(),
         psp_name: "EXAMPLEPAY".into(),
         signer: Arc::new(read_signer(&fixture_path("keys/mpp_private_key.pem"), "1").unwrap()),
@@ -286,8 +286,10 @@ pub fn test_settings() -> Settings {
 
 pub struct TestApp {
     pub peer: Peer,
+    /// The `MPP_ADMIN_LISTEN` listener, when the test set one.
+    pub admin_address: Option<String>,
     pub db: TestDb,
-    pub handle: ServerHandle,
+    pub handle: mpp_registrar::startup::AppHandle,
     stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
@@ -314,10 +316,14 @@ pub async fn spawn_app_with(db: TestDb, customise: impl FnOnce(&mut Settings)) -
     customise(&mut settings);
     let app = Application::build(&settings, &db.url).expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let admin_address = app
+        .admin_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = app.handle();
     let stopped = Some(tokio::spawn(app.run_until_stopped()));
     TestApp {
         peer: Peer::new(address),
+        admin_address,
         db,
         handle,
         stopped,

@@ -227,3 +227,32 @@ async fn lying_lengths_and_slow_senders_are_cut_off_in_bounded_time() {
     }
     assert_healthy(&app).await;
 }
+
+/// A body trickled to an admin form is cut off like one sent to `/aps`: every
+/// route has a body deadline (10 s), so slow senders cannot pile up
+/// connections until the file descriptors run out.
+#[tokio::test]
+async fn a_body_trickled_to_the_sign_in_form_is_cut_off() {
+    let app = spawn_app().await;
+    let body = b"csrf=aaaaaaaaaaaaaaaa&username=alice&password=correct+horse+battery+staple";
+    let head = format!(
+        "POST /admin/login HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        app.address,
+        body.len()
+    );
+    // One byte every 400 ms would take 30 s.
+    let (answer, took) = raw_exchange(&app.address, head, body, Duration::from_millis(400)).await;
+    assert!(
+        answer.is_empty()
+            || answer.starts_with("HTTP/1.1 400")
+            || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    eprintln!(
+        "trickled sign-in form: {:?} after {took:?}",
+        answer.lines().next().unwrap_or("closed")
+    );
+    assert_healthy(&app).await;
+}

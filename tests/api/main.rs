@@ -17,6 +17,7 @@ mod processes;
 mod properties;
 mod registration;
 mod schema;
+mod security;
 mod stubs;
 mod transport;
 mod upgrade;

@@ -580,6 +580,46 @@ async fn merchant_urls_on_private_addresses_are_refused() {
     );
 }
 
+/// IPv6 forms that lead to IPv4 addresses through gateways (NAT64, 6to4),
+/// and reserved IPv6 ranges, are refused from the URL itself: no lookup, no
+/// connection, and `last_error` names the range.
+#[tokio::test]
+async fn ipv6_forms_that_embed_ipv4_addresses_are_refused_with_the_range_named() {
+    let app = spawn_app_with(TestDb::new(), |s| s.notify.allow_private_targets = false).await;
+    let (admin, csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
+    let cases = [
+        ("64:ff9b::a00:1", "NAT64 (64:ff9b::/96)"),
+        ("64:ff9b:1::a00:1", "local NAT64 (64:ff9b:1::/48)"),
+        ("2002:a00:1::1", "6to4 (2002::/16)"),
+        ("fec0::1", "site-local (fec0::/10)"),
+        ("100::1", "discard-only (100::/64)"),
+        ("::ffff:0:a00:1", "IPv4-translated (::ffff:0:0:0/96)"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo (2001::/32)"),
+    ];
+    for (ip, _) in cases {
+        let url = format!("https://[{ip}]/notify");
+        let id = registered(&app, &merchant_request(&unique("REQ"), &url)).await;
+        decide(&app, &admin, &csrf, id, "approve", None).await;
+    }
+    wait_until(
+        &app,
+        &format!(
+            "SELECT count(*) = {} FROM ops.notifications WHERE target = 'merchant' AND last_error IS NOT NULL",
+            cases.len()
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+    let errors = query_strings(
+        &mut app.db.connect(),
+        "SELECT last_error AS v FROM ops.notifications WHERE target = 'merchant'",
+    );
+    for (ip, range) in cases {
+        let expected = format!("{ip} is not an address merchant notifications may go to: {range}");
+        assert!(errors.contains(&expected), "{expected} not in {errors:?}");
+    }
+}
+
 #[tokio::test]
 async fn redirects_are_not_followed() {
     let elsewhere = MerchantEndpoint::start(vec![]).await;

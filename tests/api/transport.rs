@@ -265,6 +265,32 @@ async fn missing_garbled_or_wrong_signatures_are_invalid_signature() {
         "1", &wrong,
     ));
     assert_eq!(app.send(call).await.code(), "INVALID_SIGNATURE");
+
+    // A header that names a key twice is refused, even when one of the two
+    // would verify: parsers keeping the first and the last would disagree.
+    let body = body();
+    let message = mpp_registrar::protocol::signature::string_to_sign(
+        "POST",
+        paths::REGISTRATION,
+        CLIENT_ID,
+        "2024-05-28T12:12:12.123+08:00",
+        &body,
+    );
+    let valid = keys().alipay.header_for(&message).unwrap();
+    let valid_value = valid.rsplit_once("signature=").unwrap().1.to_owned();
+    for header in [
+        format!("{valid},signature=AAAA"),
+        format!("algorithm=RSA256,keyVersion=1,signature=AAAA,signature={valid_value}"),
+        format!("{valid},keyVersion=2"),
+        format!("keyVersion=2,{valid}"),
+    ] {
+        let mut call = app.call(paths::REGISTRATION, body.clone());
+        call.signature = Sig::Header(header.clone());
+        assert_eq!(app.send(call).await.code(), "INVALID_SIGNATURE", "{header}");
+    }
+    let mut call = app.call(paths::REGISTRATION, body);
+    call.signature = Sig::Header(valid);
+    assert_eq!(app.send(call).await.code(), "REGISTRATION_IN_PROCESS");
 }
 
 #[tokio::test]
