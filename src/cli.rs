@@ -56,6 +56,15 @@ pub enum Command {
         #[command(subcommand)]
         command: SimulateCommand,
     },
+    /// Run psql connected to the server's database (the private cluster, or DATABASE_URL):
+    /// `mpp-registrar psql -- -c 'SELECT * FROM ops.pending_reviews'`.
+    Psql {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Arguments for psql, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

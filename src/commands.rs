@@ -15,6 +15,40 @@ use crate::simulate::gateway::{Behaviour, Gateway};
 use crate::simulate::register::{sample_registration, send_all, sign_request};
 use crate::startup::resolve_database;
 
+/// `mpp-registrar psql`: psql on the server's database, as the role of its
+/// URL. The password goes to psql in its environment, never on its command
+/// line (which other users can read). Returns psql's exit code.
+pub fn psql(database: &crate::cli::DatabaseArgs, args: &[String]) -> anyhow::Result<u8> {
+    let (url, cluster) = resolve_database(database)?;
+    let result = (|| {
+        let psql = crate::pgcluster::find_binary("psql")
+            .context("psql not found (install PostgreSQL's client package)")?;
+        let mut conninfo = url::Url::parse(&url).context("the database URL")?;
+        let password = conninfo.password().map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+        let _ = conninfo.set_password(None);
+        let mut command = std::process::Command::new(psql);
+        command.arg("-d").arg(conninfo.as_str()).args(args);
+        if let Some(password) = password {
+            command.env("PGPASSWORD", password);
+        }
+        let status = command.status().context("cannot run psql")?;
+        Ok::<_, anyhow::Error>(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        )
+    })();
+    if let Some(cluster) = cluster {
+        cluster.stop()?;
+    }
+    result
+}
+
 /// `mpp-registrar notifications retry`.
 pub fn retry_notifications(
     filter: RedriveFilter,

@@ -192,6 +192,27 @@ impl Settings {
             bail!("MPP_DB_POOL_SIZE: must be at least 1");
         }
 
+        // Development keys and the development Client-Id exist only in the
+        // zero-configuration mode: a server pointed at a real database must
+        // not fall back to a key whose private half sits in its data
+        // directory, or to the sandbox Client-Id.
+        if non_empty(&args.database.database_url).is_some() {
+            for (setting, given) in [
+                ("MPP_PRIVATE_KEY_FILE", args.private_key_file.is_some()),
+                (
+                    "ALIPAY_PUBLIC_KEY_FILE",
+                    args.alipay_public_key_file.is_some(),
+                ),
+                ("MPP_CLIENT_ID", non_empty(&args.client_id).is_some()),
+            ] {
+                if !given {
+                    bail!(
+                        "{setting}: required when DATABASE_URL is set (development keys and the development \
+                         Client-Id exist only with no DATABASE_URL)"
+                    );
+                }
+            }
+        }
         let dev_keys = args.database.data_dir.join("keys");
         let mut sources = KeySources::default();
         let signer = match &args.private_key_file {

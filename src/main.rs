@@ -41,6 +41,20 @@ async fn main() -> ExitCode {
                 )),
             }
         }
+        Command::Psql { database, args } => {
+            return match tokio::task::spawn_blocking(move || commands::psql(&database, &args)).await
+            {
+                Ok(Ok(code)) => ExitCode::from(code),
+                Ok(Err(e)) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::User {
             command: UserCommand::Unlock { username, database },
         } => tokio::task::spawn_blocking(move || startup::unlock_user(&username, &database))

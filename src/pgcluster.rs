@@ -1,10 +1,17 @@
 //! A private PostgreSQL cluster, for running with no DATABASE_URL (and for
 //! test suites on machines where no server is running). Created once with
-//! `initdb`, started with `pg_ctl`, listening on 127.0.0.1 only. As root, the
-//! cluster runs as the `postgres` system user, since `initdb` refuses root.
+//! `initdb`, started with `pg_ctl`. As root, the cluster runs as the
+//! `postgres` system user, since `initdb` refuses root.
+//!
+//! Only its owner (and root) can reach it: it listens on no TCP port, only
+//! on a Unix socket in a directory of mode 0700 that the cluster's owner
+//! owns, and even there asks for a password (`scram-sha-256`), generated at
+//! creation and kept in a file of mode 0600. No `trust` anywhere: another
+//! local user can neither connect as the superuser nor read the password.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt as _;
+use std::io::Write as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,37 +23,78 @@ use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
 pub struct PrivateCluster {
     root: PathBuf,
     data: PathBuf,
+    /// The directory of the Unix socket (mode 0700, the cluster owner's).
+    socket_dir: PathBuf,
     bin: PathBuf,
     port: u16,
-    as_postgres_user: bool,
+    password: String,
+    /// `Some((uid, gid))` of the `postgres` user when running as root.
+    owner: Option<(u32, u32)>,
     started_here: bool,
 }
+
+/// `pg_hba.conf`, rewritten at every start: the socket, with a password.
+const HBA: &str = "# Written by mpp-registrar: only the cluster's Unix socket, with a password.\n\
+                   local all all scram-sha-256\n";
 
 impl PrivateCluster {
     /// Creates (once) and starts (unless running) the cluster under `root`, and
     /// makes sure `database` exists in it.
     pub fn ensure(root: &Path, database: &str) -> anyhow::Result<PrivateCluster> {
         let bin = find_bin_dir()?;
-        let as_postgres_user = running_as_root();
+        let owner = match running_as_root() {
+            true => Some(postgres_user()?),
+            false => None,
+        };
         fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
         let root = root.canonicalize()?;
-        if as_postgres_user {
-            give_to_postgres_user(&root)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&root, Some(uid), Some(gid))
+                .with_context(|| format!("cannot hand {} to the postgres user", root.display()))?;
         }
+        let socket_dir = root.join("run");
         let data = root.join("data");
         let mut cluster = PrivateCluster {
             port: 0,
+            password: String::new(),
+            socket_dir,
             root,
             data,
             bin,
-            as_postgres_user,
+            owner,
             started_here: false,
         };
-        if !cluster.data.join("PG_VERSION").exists() {
-            cluster.initdb()?;
-        }
         cluster.port = cluster.read_or_pick_port()?;
+        let password_file = cluster.root.join("password");
+        if !cluster.data.join("PG_VERSION").exists() {
+            cluster.password = new_password()?;
+            cluster.initdb()?;
+            write_private(&password_file, &cluster.password)?;
+        } else {
+            match fs::read_to_string(&password_file) {
+                Ok(text) => cluster.password = text.trim().to_owned(),
+                // Made by a version that trusted local connections: give it a password.
+                Err(_) => {
+                    if cluster.is_running() {
+                        cluster.stop_now()?;
+                    }
+                    cluster.password = new_password()?;
+                    cluster.set_password()?;
+                    write_private(&password_file, &cluster.password)?;
+                }
+            }
+        }
+        let socket = cluster
+            .socket_dir
+            .join(format!(".s.PGSQL.{}", cluster.port));
+        if cluster.is_running() && !socket.exists() {
+            // Started with the settings of an older version (TCP): restart.
+            cluster.stop_now()?;
+        }
         if !cluster.is_running() {
+            cluster.prepare_socket_dir()?;
+            fs::write(cluster.data.join("pg_hba.conf"), HBA)
+                .with_context(|| format!("cannot write {}/pg_hba.conf", cluster.data.display()))?;
             cluster.start()?;
             cluster.started_here = true;
             cluster.stop_when_process_dies()?;
@@ -59,8 +107,21 @@ impl PrivateCluster {
         self.port
     }
 
+    /// The libpq URL of `database`: the socket directory as `host`, with the
+    /// password. Never log it.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        let dir: String =
+            url::form_urlencoded::byte_serialize(self.socket_dir.to_string_lossy().as_bytes())
+                .collect();
+        format!(
+            "postgres://postgres:{}@localhost:{}/{database}?host={dir}",
+            self.password, self.port
+        )
+    }
+
+    /// Where the socket lives (for `psql -h`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
     }
 
     /// Stops the cluster if this process started it.
@@ -68,6 +129,10 @@ impl PrivateCluster {
         if !self.started_here {
             return Ok(());
         }
+        self.stop_now()
+    }
+
+    fn stop_now(&self) -> anyhow::Result<()> {
         let status = self
             .command("pg_ctl")
             .arg("-D")
@@ -84,7 +149,7 @@ impl PrivateCluster {
 
     fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        if self.as_postgres_user {
+        if self.owner.is_some() {
             let mut cmd = Command::new("runuser");
             cmd.args(["-u", "postgres", "--"]).arg(path);
             cmd
@@ -94,18 +159,85 @@ impl PrivateCluster {
     }
 
     fn initdb(&self) -> anyhow::Result<()> {
+        // initdb reads the password from a file the cluster's owner can read;
+        // it is gone again as soon as initdb is done.
+        let pwfile = self.root.join(".initdb-password");
+        write_private(&pwfile, &self.password)?;
+        self.give_to_owner(&pwfile)?;
         let output = self
             .command("initdb")
             .arg("-D")
             .arg(&self.data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ])
             .output()
-            .context("cannot run initdb")?;
+            .context("cannot run initdb");
+        let _ = fs::remove_file(&pwfile);
+        let output = output?;
         if !output.status.success() {
             bail!(
                 "initdb failed: {}",
                 String::from_utf8_lossy(&output.stderr).trim()
             );
+        }
+        Ok(())
+    }
+
+    /// Sets the superuser's password in single-user mode (the cluster is
+    /// stopped): no connection, so no authentication, is involved.
+    fn set_password(&self) -> anyhow::Result<()> {
+        let mut child = self
+            .command("postgres")
+            .args(["--single", "-D"])
+            .arg(&self.data)
+            .arg("postgres")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run postgres --single")?;
+        if let Some(mut stdin) = child.stdin.take() {
+            writeln!(stdin, "ALTER ROLE postgres PASSWORD '{}';", self.password)?;
+        }
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!(
+                "cannot set the cluster's password: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// The socket directory, mode 0700, the cluster owner's.
+    fn prepare_socket_dir(&self) -> anyhow::Result<()> {
+        fs::create_dir_all(&self.socket_dir)
+            .with_context(|| format!("cannot create {}", self.socket_dir.display()))?;
+        fs::set_permissions(&self.socket_dir, fs::Permissions::from_mode(0o700))?;
+        self.give_to_owner(&self.socket_dir)?;
+        // A Unix socket path has at most 107 bytes.
+        let socket = self.socket_dir.join(format!(".s.PGSQL.{}", self.port));
+        if socket.as_os_str().len() > 100 {
+            bail!(
+                "the private cluster's socket path is too long for a Unix socket: {} (use a shorter MPP_DATA_DIR)",
+                socket.display()
+            );
+        }
+        Ok(())
+    }
+
+    fn give_to_owner(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .with_context(|| format!("cannot hand {} to the postgres user", path.display()))?;
         }
         Ok(())
     }
@@ -149,8 +281,9 @@ impl PrivateCluster {
             .arg(&log)
             .args(["-w", "-t", "60", "-o"])
             .arg(format!(
-                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
-                self.port
+                "-p {} -c listen_addresses='' -c unix_socket_directories='{}' -c unix_socket_permissions=0700",
+                self.port,
+                self.socket_dir.display()
             ))
             .arg("start")
             .stdout(Stdio::null())
@@ -279,23 +412,37 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-fn give_to_postgres_user(root: &Path) -> anyhow::Result<()> {
-    let output = Command::new("id")
-        .args(["-u", "postgres"])
-        .output()
-        .context("cannot run id")?;
-    let uid: u32 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .context("running as root needs a `postgres` system user to own the private cluster")?;
-    let output = Command::new("id")
-        .args(["-g", "postgres"])
-        .output()
-        .context("cannot run id")?;
-    let gid: u32 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .context("no group for the postgres user")?;
-    std::os::unix::fs::chown(root, Some(uid), Some(gid))
-        .with_context(|| format!("cannot hand {} to the postgres user", root.display()))
+/// The uid and gid of the `postgres` system user.
+fn postgres_user() -> anyhow::Result<(u32, u32)> {
+    let id = |flag: &str| -> anyhow::Result<u32> {
+        let output = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .context("cannot run id")?;
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .context("running as root needs a `postgres` system user to own the private cluster")
+    };
+    Ok((id("-u")?, id("-g")?))
+}
+
+/// 256 random bits, hex: safe in a URL and in SQL quotes.
+fn new_password() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `text` to a new file of mode 0600.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let _ = fs::remove_file(path);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }

@@ -2,6 +2,16 @@
 //! formatting helpers they use. Every value is escaped by askama.
 
 use askama::Template;
+
+/// Filters of the admin templates.
+mod filters {
+    /// Merchant text with every invisible character spelled out as its code
+    /// point (then escaped like any text).
+    #[askama::filter_fn]
+    pub fn visible(text: impl std::fmt::Display, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(crate::domain::text::spelled_out(&text.to_string()))
+    }
+}
 use chrono::{DateTime, Utc};
 
 use crate::db::audit::AuditEntry;

@@ -23,7 +23,9 @@ use crate::db::{self, DbError};
 use crate::domain::admission::{Admission, admit};
 use crate::domain::changes::differing_paths;
 use crate::domain::notification::{DecidedRegistration, NotifyPolicy};
-use crate::domain::registration::{Registration, readable_request_id, validate};
+use crate::domain::registration::{
+    Registration, flag_invisible_characters, readable_request_id, validate,
+};
 use crate::domain::status::RegistrationStatus;
 use crate::domain::{AUTO_REVIEWER, ApprovalMode};
 use crate::protocol::canonical;
@@ -67,7 +69,10 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
         .map_err(ApsError::from)
         .and_then(|r| validate(&r).map_err(ApsError::from));
     let (request_id, registration, refusal) = match (checked, readable_request_id(&value)) {
-        (Ok(r), _) => (r.registration_request_id.clone(), Some(r), None),
+        (Ok(mut r), _) => {
+            flag_invisible_characters(&mut r, &value);
+            (r.registration_request_id.clone(), Some(r), None)
+        }
         // A bound id is answered whatever its repeat carries: look it up before refusing.
         (Err(e), Some(id)) => (id.to_owned(), None, Some(e)),
         (Err(e), None) => return Err(e),

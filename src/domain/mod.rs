@@ -9,6 +9,7 @@ pub mod registration;
 pub mod review;
 pub mod sign_in;
 pub mod status;
+pub mod text;
 pub mod user;
 
 /// How a valid new registration is answered.

@@ -155,6 +155,17 @@ pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
     })
 }
 
+/// Adds the review flag `invisible_characters`, naming the fields whose text
+/// reads differently from what it holds (see `text`).
+pub fn flag_invisible_characters(registration: &mut Registration, body: &Value) {
+    let fields = super::text::fields_with_invisible_characters(body);
+    if !fields.is_empty() {
+        registration
+            .review_flags
+            .push(format!("invisible_characters: {}", fields.join(", ")));
+    }
+}
+
 /// The `registrationRequestId` of a body that failed validation elsewhere,
 /// when it is itself valid: a bound id is answered from its binding whatever
 /// else the repeat carries.

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
 use tokio::sync::{Notify, watch};
 
@@ -39,7 +40,10 @@ fn listen(
 ) -> anyhow::Result<()> {
     let url = crate::db::with_connect_timeout(database_url, Duration::from_secs(3));
     let mut conn = PgConnection::establish(&url)?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)?;
+    conn.batch_execute(&format!(
+        "SET ROLE {}; LISTEN {CHANNEL}",
+        crate::db::APP_ROLE
+    ))?;
     // Anything queued while we were not listening is picked up now.
     wake.notify_one();
     let mut since_ping = Duration::ZERO;

@@ -58,6 +58,12 @@ fn keys_generate_writes_a_usable_pair() {
 }
 
 fn serve_fails_naming(envs: &[(&str, String)], setting: &str) {
+    serve_fails(envs, &[], setting);
+}
+
+/// `serve` with a database, keys and a Client-Id, changed by `envs` and
+/// without `unset`, must refuse to start naming `setting`.
+fn serve_fails(envs: &[(&str, String)], unset: &[&str], setting: &str) {
     let dir = scratch_dir("misconfig");
     let mut cmd = command();
     cmd.arg("serve")
@@ -71,8 +77,12 @@ fn serve_fails_naming(envs: &[(&str, String)], setting: &str) {
         "ALIPAY_PUBLIC_KEY_FILE",
         fixture_path("test-vectors/public_key.pem"),
     );
+    cmd.env("MPP_CLIENT_ID", CLIENT_ID);
     for (k, v) in envs {
         cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
     }
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -131,6 +141,19 @@ fn misconfiguration_stops_the_start_with_the_setting_named() {
         "ALIPAY_GATEWAY_URL",
     );
     serve_fails_naming(&[("MPP_KEY_VERSION", "v1".into())], "MPP_KEY_VERSION");
+}
+
+/// With a real database the server never falls back to development keys or
+/// the development Client-Id (they exist only with no DATABASE_URL).
+#[test]
+fn with_a_database_url_keys_and_client_id_are_required() {
+    for setting in [
+        "MPP_PRIVATE_KEY_FILE",
+        "ALIPAY_PUBLIC_KEY_FILE",
+        "MPP_CLIENT_ID",
+    ] {
+        serve_fails(&[], &[setting], setting);
+    }
 }
 
 fn wait_ready(port: u16, child: &mut std::process::Child, limit: Duration) {
@@ -276,4 +299,148 @@ fn user_add_reads_the_password_from_stdin_and_refuses_duplicates() {
         "SELECT actor || '|' || action AS v FROM ops.audit_log",
     );
     assert_eq!(audit, ["cli|user.created"]);
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// The private cluster listens on no TCP port and only on a Unix socket in
+/// a directory of mode 0700 that its owner owns, with a password even there:
+/// another local user (`nobody`) cannot connect, and nobody connects without
+/// the password. `mpp-registrar psql` reaches it for ops.
+#[test]
+fn the_private_cluster_admits_only_its_owner_and_psql_reaches_it() {
+    let dir = scratch_dir("private");
+    // The private cluster may run as the postgres user, which must reach it.
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rx"])
+        .arg(env!("CARGO_TARGET_TMPDIR"))
+        .status();
+    let migrate = command().arg("migrate").current_dir(&dir).output().unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let psql = command()
+        .args([
+            "psql",
+            "--",
+            "-Atc",
+            "SELECT count(*) FROM ops.registrations",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "0");
+
+    let root = dir.join("var/postgres");
+    let cluster = mpp_registrar::pgcluster::PrivateCluster::ensure(&root, "mpp_registrar")
+        .expect("the cluster starts again");
+    let hba = std::fs::read_to_string(root.join("data/pg_hba.conf")).unwrap_or_default();
+    let rules: Vec<&str> = hba
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    assert_eq!(rules, ["local all all scram-sha-256"], "{hba}");
+    let psql_bin = mpp_registrar::pgcluster::find_binary("psql").unwrap();
+    let port = cluster.port().to_string();
+    let socket = cluster.socket_dir().display().to_string();
+    let try_connect = |host: &str, as_nobody: bool| {
+        let mut cmd = if as_nobody {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--"]).arg(&psql_bin);
+            c
+        } else {
+            Command::new(&psql_bin)
+        };
+        cmd.args([
+            "-w", "-h", host, "-p", &port, "-U", "postgres", "-d", "postgres", "-c", "SELECT 1",
+        ])
+        .env_remove("PGPASSWORD")
+        .output()
+        .unwrap()
+    };
+    // No password, no entry, even for the cluster's neighbours on the socket.
+    let without_password = try_connect(&socket, false);
+    assert!(!without_password.status.success());
+    // No TCP listener at all.
+    let tcp = try_connect("127.0.0.1", false);
+    assert!(!tcp.status.success());
+    assert!(
+        String::from_utf8_lossy(&tcp.stderr).contains("refused"),
+        "{}",
+        String::from_utf8_lossy(&tcp.stderr)
+    );
+    if running_as_root() {
+        let nobody = try_connect(&socket, true);
+        assert!(!nobody.status.success());
+        assert!(
+            String::from_utf8_lossy(&nobody.stderr).contains("Permission denied"),
+            "{}",
+            String::from_utf8_lossy(&nobody.stderr)
+        );
+        let read = Command::new("runuser")
+            .args(["-u", "nobody", "--", "cat"])
+            .arg(root.join("password"))
+            .output()
+            .unwrap();
+        assert!(!read.status.success(), "nobody reads the password file");
+    } else {
+        eprintln!("not root: the `nobody` checks need runuser and are skipped");
+    }
+    cluster.stop().unwrap();
+}
+
+/// A private cluster made by an earlier version (which trusted local
+/// connections) gets a password and loses `trust` the next time it starts.
+#[test]
+fn a_private_cluster_of_an_earlier_version_is_locked_down_on_start() {
+    let dir = scratch_dir("old-cluster");
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rx"])
+        .arg(env!("CARGO_TARGET_TMPDIR"))
+        .status();
+    let root = dir.join("postgres");
+    std::fs::create_dir_all(&root).unwrap();
+    let initdb = mpp_registrar::pgcluster::find_binary("initdb").unwrap();
+    let mut old = if running_as_root() {
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&root)
+            .status();
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(initdb);
+        c
+    } else {
+        Command::new(initdb)
+    };
+    let made = old
+        .arg("-D")
+        .arg(root.join("data"))
+        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let cluster = mpp_registrar::pgcluster::PrivateCluster::ensure(&root, "mpp_registrar").unwrap();
+    let hba = std::fs::read_to_string(root.join("data/pg_hba.conf")).unwrap();
+    assert!(!hba.contains("trust"), "{hba}");
+    use diesel::Connection as _;
+    assert!(diesel::PgConnection::establish(&cluster.url("mpp_registrar")).is_ok());
+    let mut no_password = url::Url::parse(&cluster.url("mpp_registrar")).unwrap();
+    no_password.set_password(None).unwrap();
+    assert!(diesel::PgConnection::establish(no_password.as_str()).is_err());
+    cluster.stop().unwrap();
 }

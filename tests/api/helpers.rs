@@ -173,21 +173,24 @@ impl TestDb {
         let mut admin = admin_connection();
         admin
             .batch_execute(&format!(
-                "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
-                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+                "ALTER DATABASE {} ALLOW_CONNECTIONS false",
                 self.name
             ))
             .unwrap();
-        // Termination is asynchronous: wait until the backends are gone.
-        for _ in 0..100 {
+        // Termination is asynchronous, and a connection that passed the door
+        // just before it closed shows up a moment later: end backends until
+        // none has been seen for a while.
+        let mut quiet = 0;
+        for _ in 0..200 {
             let left = query_count(
                 &mut admin,
                 &format!(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'",
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}'",
                     self.name
                 ),
             );
-            if left == 0 {
+            quiet = if left == 0 { quiet + 1 } else { 0 };
+            if quiet == 5 {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

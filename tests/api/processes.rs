@@ -59,6 +59,14 @@ impl Workdir {
         let mut cmd = Command::new(BIN);
         cmd.env("MPP_DATA_DIR", &self.path)
             .env("MPP_CLIENT_ID", CLIENT_ID)
+            .env(
+                "MPP_PRIVATE_KEY_FILE",
+                self.path.join("keys/mpp/private_key.pem"),
+            )
+            .env(
+                "ALIPAY_PUBLIC_KEY_FILE",
+                self.path.join("keys/alipay/public_key.pem"),
+            )
             .stdin(Stdio::null());
         cmd
     }

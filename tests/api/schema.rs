@@ -394,3 +394,54 @@ fn status_counters_follow_inserts_and_decisions() {
     assert_eq!(counted, actual);
     assert_eq!(counted, ["APPROVED=1,CANCELLED=0,PENDING=1,REJECTED=1"]);
 }
+
+/// The server works as `mpp_app`: the guards bind it, and it can neither
+/// rewrite history nor step around the guards, run programs or make roles.
+#[test]
+fn the_application_role_cannot_step_around_the_guards() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    conn.batch_execute(&row("a", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    decided(&mut conn, "a", "APPROVED", "NULL").unwrap();
+    conn.batch_execute("SET ROLE mpp_app").unwrap();
+    let refused = [
+        "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "UPDATE registrations SET status = 'REJECTED', reason = 'x' WHERE registration_request_id = 'a'",
+        "UPDATE registrations SET merchant_mcc = '5999'",
+        "UPDATE requests SET response_body = '{}'",
+        "DELETE FROM registrations",
+        "ALTER TABLE registrations DISABLE TRIGGER ALL",
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+        "SET session_replication_role = replica",
+        "COPY (SELECT 1) TO PROGRAM 'true'",
+        "CREATE ROLE intruder SUPERUSER",
+        "CREATE TABLE mine (x int)",
+        "DROP TABLE audit_log",
+        "SELECT pg_read_file('/etc/passwd')",
+    ];
+    for sql in refused {
+        assert!(conn.batch_execute(sql).is_err(), "{sql} should be refused");
+    }
+    // What the server does is allowed.
+    conn.batch_execute(&row("b", "PENDING", "{CASHIER_PAYMENT}"))
+        .unwrap();
+    decided(&mut conn, "b", "REJECTED", "'incomplete'").unwrap();
+    conn.batch_execute("RESET ROLE").unwrap();
+    let role = query_strings(
+        &mut conn,
+        "SELECT concat_ws('|', rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolcanlogin) AS v
+           FROM pg_roles WHERE rolname = 'mpp_app'",
+    );
+    assert_eq!(role, ["f|f|f|f|f"]);
+    assert_eq!(
+        query_count(
+            &mut conn,
+            "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = 'mpp_app'"
+        ),
+        0,
+        "it owns nothing"
+    );
+}

@@ -314,3 +314,118 @@ async fn spraying_one_username_from_many_addresses_is_slowed_not_locked() {
     assert_eq!(page.status, 303, "the right password still gets in");
     assert!(started.elapsed() >= Duration::from_secs(3), "but slowly");
 }
+
+/// Peak resident memory of a process, in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+/// 256 anonymous sign-ins at concurrency 64, each from an address of its own
+/// (so that no throttle spares the password check): argon2id runs at most
+/// once per core at a time in memory it reuses, the rest wait briefly or are
+/// turned away, and the API keeps answering.
+#[tokio::test]
+async fn a_burst_of_anonymous_sign_ins_costs_bounded_memory_and_spares_the_api() {
+    use futures_util::StreamExt as _;
+    let db = TestDb::new();
+    let work = crate::processes::Workdir::new("burst");
+    let server =
+        crate::processes::Serve::start(&work, &db.url, &[("MPP_TRUST_FORWARDED_FOR", "true")])
+            .await;
+    let base = server.base.clone();
+    let before = peak_rss_mib(server.pid());
+    let burst = futures_util::stream::iter(0..256)
+        .map(|i| {
+            let base = base.clone();
+            async move {
+                let client = AdminClient::for_address(&base);
+                let csrf = client.get("/admin/login").await.csrf();
+                let address = format!("10.{}.{}.1", i / 200, i % 200);
+                client
+                    .post_with_headers(
+                        "/admin/login",
+                        &[
+                            ("csrf", &csrf),
+                            ("username", &format!("intruder{i}")),
+                            ("password", "guess"),
+                        ],
+                        &[("Origin", &base), ("X-Forwarded-For", &address)],
+                    )
+                    .await
+                    .status
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<u16>>();
+    let peer = server.peer();
+    let during = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let answer = peer
+            .register(&online_request(&unique("REQ"), &unique("M")))
+            .await;
+        (answer.code(), started.elapsed())
+    };
+    let (statuses, (code, took)) = tokio::join!(burst, during);
+    assert_eq!(code, "REGISTRATION_IN_PROCESS");
+    assert!(
+        took < Duration::from_secs(5),
+        "the API took {took:?} during the burst"
+    );
+    assert!(
+        statuses.iter().all(|s| matches!(s, 401 | 503)),
+        "{statuses:?}"
+    );
+    let peak = peak_rss_mib(server.pid());
+    assert!(peak < 200.0, "peak resident memory {peak:.0} MiB");
+    eprintln!(
+        "256 sign-ins at concurrency 64: {} checked and refused, {} turned away as busy; peak RSS {before:.0} → {peak:.0} MiB; a registration during the burst answered in {took:?}",
+        statuses.iter().filter(|s| **s == 401).count(),
+        statuses.iter().filter(|s| **s == 503).count(),
+    );
+}
+
+/// Bidirectional overrides and zero-width characters are accepted (some
+/// scripts need them) but flagged, and shown spelled out: "Safe Shop
+/// \u{202e}gnp.exe\u{202c}" must not read as "Safe Shop exe.png".
+#[tokio::test]
+async fn invisible_characters_are_flagged_and_shown_spelled_out() {
+    let app = spawn_app().await;
+    let request_id = unique("REQ");
+    let mut body = online_request(&request_id, &unique("M"));
+    body["merchantInfo"]["merchantDisplayName"] =
+        serde_json::json!("Safe Shop \u{202e}gnp.exe\u{202c}");
+    body["merchantInfo"]["registrationDetail"]["legalName"] =
+        serde_json::json!("Zero\u{200b}Width Ltd");
+    let id = registered(&app, &body).await;
+    let flags = query_strings(
+        &mut app.db.connect(),
+        &format!(
+            "SELECT array_to_string(review_flags, ';') AS v FROM registrations WHERE id = {id}"
+        ),
+    );
+    assert!(
+        flags[0].contains(
+            "invisible_characters: merchantInfo.merchantDisplayName, merchantInfo.registrationDetail.legalName"
+        ),
+        "{flags:?}"
+    );
+    let (client, _) = AdminClient::signed_in(&app, "alice", "reviewer").await;
+    for page in [
+        client.get(&format!("/admin/registrations/{id}")).await,
+        client.get("/admin").await,
+    ] {
+        assert!(
+            page.html.contains("Safe Shop ⟨U+202E⟩gnp.exe⟨U+202C⟩"),
+            "{}",
+            page.html
+        );
+        assert!(!page.html.contains('\u{202e}') && !page.html.contains('\u{200b}'));
+    }
+}
