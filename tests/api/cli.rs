@@ -301,6 +301,56 @@ fn user_add_reads_the_password_from_stdin_and_refuses_duplicates() {
     assert_eq!(audit, ["cli|user.created"]);
 }
 
+#[test]
+fn user_unlock_clears_the_failures_of_a_user_and_is_audited() {
+    let db = TestDb::new();
+    assert!(
+        add_user(&db.url, "alice", "reviewer", "a long enough password\n")
+            .status
+            .success()
+    );
+    let mut conn = db.connect();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "INSERT INTO sign_in_attempts (username, address, succeeded)
+             SELECT 'alice', '127.0.0.5', false FROM generate_series(1, 10)",
+        ),
+        &mut conn,
+    )
+    .unwrap();
+    let unlock = |name: &str| {
+        command()
+            .args(["user", "unlock", "--username", name])
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let out = unlock("alice");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("10 failed sign-in(s) cleared"));
+    assert_eq!(
+        query_count(
+            &mut conn,
+            "SELECT count(*) FROM sign_in_attempts WHERE username = 'alice'"
+        ),
+        0
+    );
+    assert_eq!(
+        query_strings(
+            &mut conn,
+            "SELECT actor || '|' || action || '|' || detail AS v FROM ops.audit_log WHERE action = 'user.unlocked'"
+        ),
+        ["cli|user.unlocked|user alice: 10 failed sign-in(s) cleared"]
+    );
+    let unknown = unlock("mallory");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user named"));
+}
+
 fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
