@@ -51,6 +51,7 @@ impl PrivateCluster {
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&root, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", root.display()))?;
+            reachable_by(&root, uid, gid)?;
         }
         let socket_dir = root.join("run");
         let data = root.join("data");
@@ -410,6 +411,30 @@ fn running_as_root() -> bool {
     fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
+}
+
+/// The `postgres` user must pass through every directory above the cluster;
+/// without this check `initdb` or `pg_ctl` fail later with a vaguer message.
+fn reachable_by(root: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {
+    for dir in root.ancestors().skip(1) {
+        let meta = fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        let mode = meta.mode();
+        let searchable = if meta.uid() == uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        };
+        if !searchable {
+            bail!(
+                "the postgres user, which runs the private cluster, cannot pass through {} \
+                 (give it search permission, e.g. chmod o+x, or set MPP_DATA_DIR elsewhere)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The uid and gid of the `postgres` system user.

@@ -12,6 +12,13 @@ fn scratch_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
+    // The private cluster may run as the postgres user, which must pass
+    // through these directories (never recursively: a cluster's own
+    // directories must keep their 0700).
+    use std::os::unix::fs::PermissionsExt as _;
+    for path in [PathBuf::from(env!("CARGO_TARGET_TMPDIR")), dir.clone()] {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
+    }
     dir
 }
 
@@ -207,11 +214,6 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
 #[test]
 fn serve_runs_with_zero_configuration() {
     let dir = scratch_dir("zero-config");
-    // The private cluster may run as the postgres user, which must reach it.
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rx"])
-        .arg(env!("CARGO_TARGET_TMPDIR"))
-        .status();
     let port = free_port();
     let mut child = command()
         .arg("serve")
@@ -363,11 +365,6 @@ fn running_as_root() -> bool {
 #[test]
 fn the_private_cluster_admits_only_its_owner_and_psql_reaches_it() {
     let dir = scratch_dir("private");
-    // The private cluster may run as the postgres user, which must reach it.
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rx"])
-        .arg(env!("CARGO_TARGET_TMPDIR"))
-        .status();
     let migrate = command().arg("migrate").current_dir(&dir).output().unwrap();
     assert!(
         migrate.status.success(),
@@ -454,10 +451,6 @@ fn the_private_cluster_admits_only_its_owner_and_psql_reaches_it() {
 #[test]
 fn a_private_cluster_of_an_earlier_version_is_locked_down_on_start() {
     let dir = scratch_dir("old-cluster");
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rx"])
-        .arg(env!("CARGO_TARGET_TMPDIR"))
-        .status();
     let root = dir.join("postgres");
     std::fs::create_dir_all(&root).unwrap();
     let initdb = mpp_registrar::pgcluster::find_binary("initdb").unwrap();
@@ -493,4 +486,30 @@ fn a_private_cluster_of_an_earlier_version_is_locked_down_on_start() {
     no_password.set_password(None).unwrap();
     assert!(diesel::PgConnection::establish(no_password.as_str()).is_err());
     cluster.stop().unwrap();
+}
+
+/// As root the private cluster runs as `postgres`; a data directory that user
+/// cannot reach is refused at once, naming the directory in the way.
+#[test]
+fn a_private_cluster_the_postgres_user_cannot_reach_is_refused_by_name() {
+    if !running_as_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = scratch_dir("closed");
+    let closed = dir.join("closed");
+    std::fs::create_dir_all(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let output = command()
+        .arg("migrate")
+        .current_dir(&dir)
+        .env("MPP_DATA_DIR", closed.join("data"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&closed.display().to_string()) && stderr.contains("postgres user"),
+        "{stderr}"
+    );
 }
