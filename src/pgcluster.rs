@@ -11,7 +11,9 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{
+    DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,6 +21,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
+use sha2::Digest as _;
 
 pub struct PrivateCluster {
     root: PathBuf,
@@ -66,6 +69,7 @@ impl PrivateCluster {
             started_here: false,
         };
         cluster.port = cluster.read_or_pick_port()?;
+        cluster.socket_dir = cluster.choose_socket_dir()?;
         let password_file = cluster.root.join("password");
         if !cluster.data.join("PG_VERSION").exists() {
             cluster.password = new_password()?;
@@ -218,21 +222,50 @@ impl PrivateCluster {
         Ok(())
     }
 
+    /// `root/run` when the socket's path fits in a Unix socket address (107
+    /// bytes), else a directory under /tmp named after the owner and this
+    /// cluster, which only the owner may enter (the scheme tmux and
+    /// ssh-agent use): a deep MPP_DATA_DIR still works.
+    fn choose_socket_dir(&self) -> anyhow::Result<PathBuf> {
+        let socket_name = format!(".s.PGSQL.{}", self.port);
+        let inside = self.root.join("run");
+        if inside.join(&socket_name).as_os_str().len() <= MAX_SOCKET_PATH {
+            return Ok(inside);
+        }
+        let uid = self.owner.map_or_else(effective_uid, |(uid, _)| uid);
+        let parent = PathBuf::from(format!("/tmp/mpp-registrar-{uid}"));
+        let digest = sha2::Sha256::digest(self.root.as_os_str().as_encoded_bytes());
+        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let dir = parent.join(name);
+        if dir.join(&socket_name).as_os_str().len() > MAX_SOCKET_PATH {
+            bail!("no socket path short enough for the private cluster");
+        }
+        match fs::DirBuilder::new().mode(0o700).create(&parent) {
+            Ok(()) => self.give_to_owner(&parent)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create {}", parent.display()));
+            }
+        }
+        // Someone else may have made it first to capture the socket: only
+        // a real directory of the owner's, closed to everyone else, will do.
+        let meta = fs::symlink_metadata(&parent)?;
+        if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+            bail!(
+                "{} must be a directory of mode 0700 owned by uid {uid}; it is not, so the private \
+                 cluster's socket cannot be put there (remove it, or use a shorter MPP_DATA_DIR)",
+                parent.display()
+            );
+        }
+        Ok(dir)
+    }
+
     /// The socket directory, mode 0700, the cluster owner's.
     fn prepare_socket_dir(&self) -> anyhow::Result<()> {
         fs::create_dir_all(&self.socket_dir)
             .with_context(|| format!("cannot create {}", self.socket_dir.display()))?;
         fs::set_permissions(&self.socket_dir, fs::Permissions::from_mode(0o700))?;
-        self.give_to_owner(&self.socket_dir)?;
-        // A Unix socket path has at most 107 bytes.
-        let socket = self.socket_dir.join(format!(".s.PGSQL.{}", self.port));
-        if socket.as_os_str().len() > 100 {
-            bail!(
-                "the private cluster's socket path is too long for a Unix socket: {} (use a shorter MPP_DATA_DIR)",
-                socket.display()
-            );
-        }
-        Ok(())
+        self.give_to_owner(&self.socket_dir)
     }
 
     fn give_to_owner(&self, path: &Path) -> anyhow::Result<()> {
@@ -406,11 +439,16 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// PostgreSQL's limit on a Unix socket's path (sun_path less its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
 /// The owner of /proc/self is the effective user.
+fn effective_uid() -> u32 {
+    fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+}
+
 fn running_as_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+    effective_uid() == 0
 }
 
 /// The `postgres` user must pass through every directory above the cluster;

@@ -172,6 +172,14 @@ async fn wrong_passwords_and_unknown_users_fail_alike_and_are_throttled() {
     create_user(&app.db, "alice", PASSWORD, "reviewer");
     let client = AdminClient::new(&app);
 
+    // The first password check of a process pays for warming up (memory,
+    // connections); do it before anything is timed.
+    create_user(&app.db, "warmup", PASSWORD, "reviewer");
+    assert_eq!(
+        client.sign_in("warmup", "not the password").await.status,
+        401
+    );
+
     let time = |started: Instant| started.elapsed();
     let started = Instant::now();
     let wrong = client.sign_in("alice", "not the password").await;
@@ -203,7 +211,7 @@ async fn wrong_passwords_and_unknown_users_fail_alike_and_are_throttled() {
         &mut app.db.connect(),
         "SELECT count(*) FROM ops.audit_log WHERE action = 'user.sign_in_failed'",
     );
-    assert_eq!(failures, 7);
+    assert_eq!(failures, 8, "the warm-up, the two timed and five guesses");
 }
 
 #[tokio::test]

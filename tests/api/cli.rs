@@ -167,7 +167,12 @@ fn wait_ready(port: u16, child: &mut std::process::Child, limit: Duration) {
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("serve exited early: {status}");
+            let mut log = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                use std::io::Read as _;
+                let _ = stderr.read_to_string(&mut log);
+            }
+            panic!("serve exited early: {status}; log:\n{log}");
         }
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read as _, Write as _};
@@ -512,4 +517,42 @@ fn a_private_cluster_the_postgres_user_cannot_reach_is_refused_by_name() {
         stderr.contains(&closed.display().to_string()) && stderr.contains("postgres user"),
         "{stderr}"
     );
+}
+
+/// A data directory too deep for a Unix socket's path still works: the
+/// socket moves to a directory under /tmp that only the cluster's owner may
+/// enter, and `psql` finds it there.
+#[test]
+fn a_deep_data_directory_gets_its_socket_in_a_closed_directory() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = scratch_dir(&format!("deep-{}", "d".repeat(60)));
+    let migrate = command().arg("migrate").current_dir(&dir).output().unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let psql = command()
+        .args(["psql", "--", "-Atc", "SELECT count(*) FROM ops.requests"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "0");
+    let cluster = mpp_registrar::pgcluster::PrivateCluster::ensure(
+        &dir.join("var/postgres"),
+        "mpp_registrar",
+    )
+    .unwrap();
+    let socket_dir = cluster.socket_dir().to_path_buf();
+    assert!(socket_dir.starts_with("/tmp"), "{}", socket_dir.display());
+    for closed in [&socket_dir, &socket_dir.parent().unwrap().to_path_buf()] {
+        let meta = std::fs::symlink_metadata(closed).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o700, "{}", closed.display());
+    }
+    cluster.stop().unwrap();
 }
