@@ -96,6 +96,8 @@ pub enum SimulateCommand {
     Alipay(SimulateAlipayArgs),
     /// Send signed, varied, valid registrations to a server and report the results.
     Register(SimulateRegisterArgs),
+    /// Ask a server about a registration as Alipay+ does; verify the answer's signature and print its JSON.
+    Inquiry(SimulateInquiryArgs),
     /// Benchmark a running server: pre-signed load at a fixed concurrency, with the machine's limits.
     Load(SimulateLoadArgs),
     /// Fill the database with realistic registrations, decisions, notifications and audit rows.
@@ -204,6 +206,28 @@ pub struct SimulateRegisterArgs {
     pub count: usize,
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub alipay: AlipaySigning,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("query").required(true).args(["registration_request_id", "merchant_id"])))]
+pub struct SimulateInquiryArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+    /// Ask about the registration request with this registrationRequestId.
+    #[arg(long)]
+    pub registration_request_id: Option<String>,
+    /// Ask about every registration key of this referenceMerchantId.
+    #[arg(long)]
+    pub merchant_id: Option<String>,
+    /// With --merchant-id: only this store's in-store registration.
+    #[arg(long, requires = "merchant_id")]
+    pub store_id: Option<String>,
+    /// The wallet's public key, to verify the answer. Default: the dev key under MPP_DATA_DIR/keys.
+    #[arg(long)]
+    pub mpp_public_key: Option<PathBuf>,
     #[command(flatten)]
     pub alipay: AlipaySigning,
 }

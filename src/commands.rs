@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{SimulateAlipayArgs, SimulateRegisterArgs};
+use crate::cli::{SimulateAlipayArgs, SimulateInquiryArgs, SimulateRegisterArgs};
 use crate::config::parse_duration;
 use crate::db::notifications::{self, RedriveFilter};
 use crate::domain::notification::Target;
@@ -87,22 +87,72 @@ pub fn parse_target(target: Option<&str>) -> Option<Target> {
     target.and_then(Target::parse)
 }
 
-fn dev_key(explicit: &Option<PathBuf>, data_dir: &Path, rel: &str) -> PathBuf {
-    explicit
-        .clone()
-        .unwrap_or_else(|| data_dir.join("keys").join(rel))
+/// Which key a simulate command reads, and where it looks by default.
+struct KeyChoice<'a> {
+    /// The command-line flag that names the file instead.
+    flag: &'static str,
+    explicit: &'a Option<PathBuf>,
+    data_dir: &'a Path,
+    /// Path under `MPP_DATA_DIR/keys`.
+    rel: &'static str,
+}
+
+impl KeyChoice<'_> {
+    fn path(&self) -> PathBuf {
+        self.explicit
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join(self.rel))
+    }
+
+    /// Names the flag, and for a default key the MPP_DATA_DIR it was looked
+    /// for under: the usual mistake is running from another directory.
+    fn explain<T>(&self, read: anyhow::Result<T>) -> anyhow::Result<T> {
+        read.with_context(|| match self.explicit {
+            Some(_) => self.flag.to_owned(),
+            None => format!(
+                "{}: the development key is read from MPP_DATA_DIR={} (absolute: {}); run from the \
+                 server's directory, set MPP_DATA_DIR to its data directory, or pass {}",
+                self.flag,
+                self.data_dir.display(),
+                std::path::absolute(self.data_dir)
+                    .unwrap_or_else(|_| self.data_dir.to_owned())
+                    .display(),
+                self.flag
+            ),
+        })
+    }
+
+    fn signer(&self, key_version: &str) -> anyhow::Result<crate::protocol::signature::Signer> {
+        self.explain(keys::read_signer(&self.path(), key_version))
+    }
+
+    fn verifier(&self) -> anyhow::Result<crate::protocol::signature::Verifier> {
+        self.explain(keys::read_verifier(&self.path()))
+    }
+}
+
+fn alipay_private_key<'a>(explicit: &'a Option<PathBuf>, data_dir: &'a Path) -> KeyChoice<'a> {
+    KeyChoice {
+        flag: "--alipay-private-key",
+        explicit,
+        data_dir,
+        rel: "alipay/private_key.pem",
+    }
+}
+
+fn mpp_public_key<'a>(explicit: &'a Option<PathBuf>, data_dir: &'a Path) -> KeyChoice<'a> {
+    KeyChoice {
+        flag: "--mpp-public-key",
+        explicit,
+        data_dir,
+        rel: "mpp/public_key.pem",
+    }
 }
 
 /// `mpp-registrar simulate alipay`.
 pub async fn simulate_alipay(args: &SimulateAlipayArgs) -> anyhow::Result<()> {
-    let mpp_key_path = dev_key(&args.mpp_public_key, &args.data_dir, "mpp/public_key.pem");
-    let alipay_key_path = dev_key(
-        &args.alipay_private_key,
-        &args.data_dir,
-        "alipay/private_key.pem",
-    );
-    let mpp_key = keys::read_verifier(&mpp_key_path).context("--mpp-public-key")?;
-    let signer = keys::read_signer(&alipay_key_path, "1").context("--alipay-private-key")?;
+    let mpp_key = mpp_public_key(&args.mpp_public_key, &args.data_dir).verifier()?;
+    let signer = alipay_private_key(&args.alipay_private_key, &args.data_dir).signer("1")?;
     for (name, ratio) in [
         ("--unknown-ratio", args.unknown_ratio),
         ("--fail-ratio", args.fail_ratio),
@@ -134,13 +184,33 @@ pub async fn simulate_alipay(args: &SimulateAlipayArgs) -> anyhow::Result<()> {
 impl crate::cli::AlipaySigning {
     /// The stand-in's signing key: the given file, or the dev key under the data directory.
     fn signer(&self) -> anyhow::Result<crate::protocol::signature::Signer> {
-        let path = dev_key(
-            &self.alipay_private_key,
-            &self.data_dir,
-            "alipay/private_key.pem",
-        );
-        keys::read_signer(&path, &self.key_version).context("--alipay-private-key")
+        alipay_private_key(&self.alipay_private_key, &self.data_dir).signer(&self.key_version)
     }
+}
+
+/// `mpp-registrar simulate inquiry`: prints the verified answer's JSON.
+pub async fn simulate_inquiry(args: &SimulateInquiryArgs) -> anyhow::Result<()> {
+    use crate::simulate::inquiry::{Query, inquire};
+    let signer = args.alipay.signer()?;
+    let wallet_key = mpp_public_key(&args.mpp_public_key, &args.alipay.data_dir).verifier()?;
+    let query = match (&args.registration_request_id, &args.merchant_id) {
+        (Some(id), _) => Query::Request(id.clone()),
+        (None, Some(merchant_id)) => Query::Merchant {
+            merchant_id: merchant_id.clone(),
+            store_id: args.store_id.clone(),
+        },
+        (None, None) => bail!("give --registration-request-id or --merchant-id"),
+    };
+    let answer = inquire(
+        &args.target,
+        &args.alipay.client_id,
+        &signer,
+        &wallet_key,
+        &query,
+    )
+    .await?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
 }
 
 /// `mpp-registrar simulate register`.
@@ -272,10 +342,8 @@ pub async fn simulate_notifications(
     data_dir: &Path,
 ) -> anyhow::Result<()> {
     use crate::simulate::bench;
-    let mpp_key = keys::read_verifier(&data_dir.join("keys/mpp/public_key.pem"))
-        .context("the wallet's public key")?;
-    let signer = keys::read_signer(&data_dir.join("keys/alipay/private_key.pem"), "1")
-        .context("the Alipay+ stand-in key")?;
+    let mpp_key = mpp_public_key(&None, data_dir).verifier()?;
+    let signer = alipay_private_key(&None, data_dir).signer("1")?;
     let gateway = Gateway::start(gateway_listen, mpp_key, signer, Behaviour::default(), false)?;
     let url = database_url.to_owned();
     let delays = tokio::task::spawn_blocking(move || {
@@ -398,8 +466,7 @@ pub async fn simulate_pages(
     );
     let session = cookie(&signed_in, "mpp_session").context("no session cookie")?;
 
-    let key_path = data_dir.join("keys/alipay/private_key.pem");
-    let signer = keys::read_signer(&key_path, "1").context("the Alipay+ stand-in key")?;
+    let signer = alipay_private_key(&None, data_dir).signer("1")?;
     let report = |name: &str, mut samples: Vec<std::time::Duration>| {
         samples.sort();
         let pick = |p: f64| {

@@ -90,6 +90,9 @@ async fn main() -> ExitCode {
             command: SimulateCommand::Register(args),
         } => commands::simulate_register(&args).await,
         Command::Simulate {
+            command: SimulateCommand::Inquiry(args),
+        } => commands::simulate_inquiry(&args).await,
+        Command::Simulate {
             command: SimulateCommand::Load(args),
         } => commands::simulate_load(&args).await,
         Command::Simulate {

@@ -68,15 +68,44 @@ fn bind(address: &str, setting: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address).with_context(|| format!("{setting}: cannot bind {address}"))
 }
 
+/// The bound sockets of `MPP_LISTEN` and `MPP_ADMIN_LISTEN`.
+pub struct Listeners {
+    main: TcpListener,
+    admin: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds both addresses (port 0 picks a free one). `serve` does this
+    /// before anything else, so a taken port is reported at once and before
+    /// keys, a cluster or migrations are made.
+    pub fn bind(listen: &str, admin_listen: Option<&str>) -> anyhow::Result<Listeners> {
+        let main = bind(listen.trim(), "MPP_LISTEN")?;
+        let admin = admin_listen
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| bind(a, "MPP_ADMIN_LISTEN"))
+            .transpose()?;
+        Ok(Listeners { main, admin })
+    }
+}
+
 impl Application {
     /// Binds the listeners (port 0 picks a free one) and assembles the app.
     pub fn build(settings: &Settings, database_url: &str) -> anyhow::Result<Application> {
-        let listener = bind(&settings.listen, "MPP_LISTEN")?;
-        let admin_listener = settings
-            .admin_listen
-            .as_deref()
-            .map(|a| bind(a, "MPP_ADMIN_LISTEN"))
-            .transpose()?;
+        let listeners = Listeners::bind(&settings.listen, settings.admin_listen.as_deref())?;
+        Application::build_on(settings, database_url, listeners)
+    }
+
+    /// Assembles the app on listeners bound earlier.
+    pub fn build_on(
+        settings: &Settings,
+        database_url: &str,
+        listeners: Listeners,
+    ) -> anyhow::Result<Application> {
+        let Listeners {
+            main: listener,
+            admin: admin_listener,
+        } = listeners;
         let port = listener.local_addr()?.port();
         let admin_port = match &admin_listener {
             Some(l) => Some(l.local_addr()?.port()),
@@ -244,9 +273,10 @@ pub fn resolve_database(args: &DatabaseArgs) -> anyhow::Result<(String, Option<P
 
 /// `mpp-registrar serve`.
 pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let listeners = Listeners::bind(&args.listen, args.admin_listen.as_deref())?;
     let (settings, keys) = Settings::from_args(args)?;
     let (database_url, cluster) = resolve_database(&args.database)?;
-    let result = serve_with(&settings, &keys, &database_url).await;
+    let result = serve_with(&settings, &keys, &database_url, listeners).await;
     if let Some(cluster) = cluster
         && let Err(e) = cluster.stop()
     {
@@ -259,27 +289,51 @@ async fn serve_with(
     settings: &Settings,
     keys: &KeySources,
     database_url: &str,
+    listeners: Listeners,
 ) -> anyhow::Result<()> {
     let url = database_url.to_owned();
-    let applied = tokio::task::spawn_blocking(move || db::run_migrations(&url)).await??;
+    let (applied, accounts) = tokio::task::spawn_blocking(move || {
+        let applied = db::run_migrations(&url)?;
+        let accounts = db::users::count_users(&mut db::connect_as_app(&url)?)?;
+        anyhow::Ok((applied, accounts))
+    })
+    .await??;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
-    let app = Application::build(settings, database_url)?;
-    announce(settings, keys, app.port());
+    let app = Application::build_on(settings, database_url, listeners)?;
+    announce(settings, keys, app.port(), app.admin_port(), accounts);
     app.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-fn announce(settings: &Settings, keys: &KeySources, port: u16) {
-    let host = settings
-        .listen
+/// `http://host:port` of a listen address and its bound port; an unspecified
+/// host (0.0.0.0, [::]) is shown as 127.0.0.1, where it can be opened.
+fn base_url(listen: &str, port: u16) -> String {
+    let host = listen
+        .trim()
         .rsplit_once(':')
         .map(|(h, _)| h)
+        .filter(|h| !matches!(*h, "" | "0.0.0.0" | "[::]"))
         .unwrap_or("127.0.0.1");
+    format!("http://{host}:{port}")
+}
+
+fn announce(
+    settings: &Settings,
+    keys: &KeySources,
+    port: u16,
+    admin_port: Option<u16>,
+    accounts: i64,
+) {
+    let address = base_url(&settings.listen, port);
+    let admin = match (&settings.admin_listen, admin_port) {
+        (Some(listen), Some(admin_port)) => base_url(listen, admin_port),
+        _ => address.clone(),
+    };
     tracing::info!(
-        address = %format!("http://{host}:{port}"),
+        address = %address,
         client_id = %settings.client_id,
         key_version = settings.signer.key_version(),
         private_key = %keys.private_key.display(),
@@ -294,6 +348,13 @@ fn announce(settings: &Settings, keys: &KeySources, port: u16) {
     }
     if let Some(private) = &keys.dev_alipay_private_key {
         tracing::info!(path = %private.display(), "development Alipay+ stand-in key (signs test requests)");
+    }
+    tracing::info!(url = %format!("{admin}/admin/login"), "admin pages");
+    if accounts == 0 {
+        tracing::warn!(
+            command = "mpp-registrar user add --username NAME --role admin",
+            "no accounts yet: create the first one with this command (same environment as the server; it reads the password from standard input)"
+        );
     }
 }
 

@@ -72,6 +72,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
         // Served over TLS: browsers must not come back over plain HTTP.
         headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
     }
+    // Whoever opens the server's address in a browser lands on the admin pages.
+    cfg.route(
+        "/",
+        web::get().to(|| async {
+            HttpResponse::SeeOther()
+                .insert_header(("Location", "/admin"))
+                .finish()
+        }),
+    );
     cfg.service(
         web::scope("/admin")
             .app_data(ctx)

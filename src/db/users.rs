@@ -44,6 +44,11 @@ pub fn find_user(conn: &mut PgConnection, username: &str) -> QueryResult<Option<
         .optional()
 }
 
+/// How many accounts exist (disabled ones included).
+pub fn count_users(conn: &mut PgConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
 pub fn list_users(conn: &mut PgConnection) -> QueryResult<Vec<User>> {
     users::table
         .order(users::username.asc())

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod gateway;
+pub mod inquiry;
 pub mod limits;
 pub mod load;
 pub mod register;

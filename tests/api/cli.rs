@@ -244,6 +244,10 @@ fn serve_runs_with_zero_configuration() {
         .unwrap();
     assert!(status.success(), "exit {status}; log:\n{stdout}");
     assert!(
+        !stdout.contains('\u{1b}'),
+        "no colour codes when the log is not a terminal"
+    );
+    assert!(
         stdout.contains("listening") && stdout.contains("SANDBOX_MPP_REGISTRAR_DEV"),
         "{stdout}"
     );
@@ -555,4 +559,34 @@ fn a_deep_data_directory_gets_its_socket_in_a_closed_directory() {
         assert_eq!(meta.mode() & 0o777, 0o700, "{}", closed.display());
     }
     cluster.stop().unwrap();
+}
+
+/// A taken port is reported at once, naming the address, before any key,
+/// cluster or migration is made.
+#[test]
+fn a_taken_port_stops_the_start_before_anything_is_made() {
+    let dir = scratch_dir("taken");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    for (setting, value) in [
+        ("MPP_LISTEN", address.clone()),
+        ("MPP_ADMIN_LISTEN", address.clone()),
+    ] {
+        let started = Instant::now();
+        let output = command()
+            .arg("serve")
+            .current_dir(&dir)
+            .env("MPP_LISTEN", "127.0.0.1:0")
+            .env(setting, &value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(
+            stderr.contains(setting) && stderr.contains(&address),
+            "{stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(!dir.join("var").exists(), "nothing was made");
+    }
 }

@@ -104,6 +104,72 @@ async fn register_review_notify_with_the_real_commands() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Inquiry as Alipay+ sends it, by request id and by merchant, from the
+    // command line: signed, the answer's signature verified, JSON printed.
+    let approved = query_strings(
+        &mut db.connect(),
+        "SELECT registration_request_id || ' ' || reference_merchant_id AS v \
+         FROM ops.registrations WHERE status = 'APPROVED'",
+    );
+    let (request_id, merchant_id) = approved[0].split_once(' ').unwrap();
+    for query in [
+        ["--registration-request-id", request_id],
+        ["--merchant-id", merchant_id],
+    ] {
+        let out = work
+            .command()
+            .args(["simulate", "inquiry", "--target", &base])
+            .args(query)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["result"]["resultStatus"], "S", "{answer}");
+        let completed = answer["registrationResult"]["registrationStatus"] == "COMPLETED"
+            || answer["pspRegistrationResultList"][0]["registrationResult"]["registrationStatus"]
+                == "APPROVED";
+        assert!(completed, "{answer}");
+    }
+    // An answer that does not verify is not printed: a wrong wallet key.
+    let out = work
+        .command()
+        .args(["simulate", "inquiry", "--target", &base])
+        .args(["--registration-request-id", request_id, "--mpp-public-key"])
+        .arg(work.path.join("keys/alipay/public_key.pem"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
+    // Run from elsewhere, a simulate command says where it looked for keys.
+    let out = work
+        .command()
+        .args(["simulate", "inquiry", "--target", &base])
+        .args(["--registration-request-id", request_id])
+        .env("MPP_DATA_DIR", "elsewhere")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("MPP_DATA_DIR=elsewhere"),
+        "{stderr}"
+    );
+
+    // The server's address in a browser leads to the admin pages.
+    let root = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers()["location"], "/admin");
+
     let metrics = reqwest::get(format!("{base}/metrics"))
         .await
         .unwrap()
@@ -137,6 +203,19 @@ fn check_log(log: &str, private_key_pem: &str, session_cookie: &str) {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON log line"))
         .collect();
+    // Start-up says where the admin pages are, and (no accounts yet) how to
+    // make the first one.
+    assert!(lines.iter().any(|l| {
+        l["fields"]["message"] == "admin pages"
+            && l["fields"]["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/admin/login"))
+    }));
+    assert!(lines.iter().any(|l| {
+        l["fields"]["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("mpp-registrar user add"))
+    }));
     let answered: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| l["fields"]["message"] == "answered")
