@@ -23,15 +23,9 @@ pub fn psql(database: &crate::cli::DatabaseArgs, args: &[String]) -> anyhow::Res
     let result = (|| {
         let psql = crate::pgcluster::find_binary("psql")
             .context("psql not found (install PostgreSQL's client package)")?;
-        let mut conninfo = url::Url::parse(&url).context("the database URL")?;
-        let password = conninfo.password().map(|p| {
-            percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
-        let _ = conninfo.set_password(None);
+        let (conninfo, password) = crate::db::libpq_url::without_password(&url);
         let mut command = std::process::Command::new(psql);
-        command.arg("-d").arg(conninfo.as_str()).args(args);
+        command.arg("-d").arg(&conninfo).args(args);
         if let Some(password) = password {
             command.env("PGPASSWORD", password);
         }

@@ -311,11 +311,7 @@ fn resolve_listen(listen: &str) -> anyhow::Result<()> {
 /// A libpq URL: `postgres://` or `postgresql://`. The error never repeats the
 /// URL, which may hold a password.
 pub fn check_database_url(url: &str) -> anyhow::Result<()> {
-    let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("not a URL ({e})"))?;
-    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-        bail!("must start with postgres:// or postgresql://");
-    }
-    Ok(())
+    crate::db::libpq_url::check(url)
 }
 
 fn check_http_url(url: &str) -> anyhow::Result<url::Url> {

@@ -2,6 +2,7 @@
 //! module of queries per table. Diesel stays inside this module.
 
 pub mod audit;
+pub mod libpq_url;
 pub mod notifications;
 mod prepared;
 pub mod registrations;
@@ -112,16 +113,28 @@ impl Default for DbTimeouts {
 }
 
 /// Adds `connect_timeout` to a libpq URL that has none, so an unreachable
-/// server costs seconds, not minutes.
+/// server costs seconds, not minutes (with several hosts: per host).
 pub fn with_connect_timeout(database_url: &str, timeout: Duration) -> String {
-    match url::Url::parse(database_url) {
-        Ok(mut url) if !url.query_pairs().any(|(k, _)| k == "connect_timeout") => {
-            url.query_pairs_mut()
-                .append_pair("connect_timeout", &timeout.as_secs().max(1).to_string());
-            url.to_string()
-        }
-        _ => database_url.to_owned(),
+    libpq_url::with_default_param(
+        database_url,
+        "connect_timeout",
+        &timeout.as_secs().max(1).to_string(),
+    )
+}
+
+/// Whether this connection can still take writes: false (or an error) once
+/// its server went away or became a standby or read-only, as after a
+/// failover. Such a connection is dropped; a new one goes, by
+/// `target_session_attrs=read-write`, to whichever host is the primary now.
+pub fn is_writable(conn: &mut PgConnection) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Writable {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        writable: bool,
     }
+    diesel::sql_query("SELECT current_setting('transaction_read_only') = 'off' AS writable")
+        .get_result::<Writable>(conn)
+        .is_ok_and(|w| w.writable)
 }
 
 /// Builds the pool without connecting: the server starts (and answers
@@ -185,11 +198,7 @@ where
     let task = tokio::task::spawn_blocking(move || {
         let mut pooled = pool.get()?;
         let result = work(&mut pooled.conn);
-        if result.is_err()
-            && diesel::sql_query("SELECT 1")
-                .execute(&mut pooled.conn)
-                .is_err()
-        {
+        if result.is_err() && !is_writable(&mut pooled.conn) {
             pooled.broken = true;
         }
         result

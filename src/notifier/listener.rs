@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection as _;
-use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
+use diesel::{Connection as _, PgConnection};
 use tokio::sync::{Notify, watch};
 
 pub const CHANNEL: &str = "mpp_notifications";
@@ -59,8 +59,11 @@ fn listen(
         std::thread::sleep(CHECK_EVERY);
         since_ping += CHECK_EVERY;
         if since_ping >= Duration::from_secs(5) {
-            // Finds a dead connection even when no notification is coming.
-            diesel::sql_query("SELECT 1").execute(&mut conn)?;
+            // Finds a dead connection even when no notification is coming,
+            // and one to a server that is no longer the primary.
+            if !crate::db::is_writable(&mut conn) {
+                anyhow::bail!("the database is gone or no longer the primary");
+            }
             since_ping = Duration::ZERO;
         }
     }

@@ -5,6 +5,7 @@
 mod admin;
 mod browser;
 mod cli;
+mod failover;
 mod fire;
 mod helpers;
 mod hostile;
