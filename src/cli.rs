@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::ApprovalMode;
+use crate::domain::notification::{NotificationState, Target};
 use crate::domain::user::Role;
 use crate::telemetry::LogFormat;
 
@@ -76,18 +77,28 @@ pub enum NotificationsCommand {
         ids: Vec<i64>,
         #[arg(long)]
         registration_request_id: Option<String>,
-        /// Only notifications in this state.
-        #[arg(long, value_parser = ["failed", "dead"])]
-        status: Option<String>,
-        /// Only notifications to this target.
-        #[arg(long, value_parser = ["alipay", "merchant"])]
-        target: Option<String>,
+        /// Only notifications in this state: failed or dead.
+        #[arg(long, value_parser = parse_redrivable)]
+        status: Option<NotificationState>,
+        /// Only notifications to this target: alipay or merchant.
+        #[arg(long, value_parser = parse_target)]
+        target: Option<Target>,
         /// Every failed and dead notification.
         #[arg(long)]
         all: bool,
         #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+fn parse_redrivable(text: &str) -> Result<NotificationState, String> {
+    NotificationState::parse(text)
+        .filter(|s| s.needs_a_person())
+        .ok_or_else(|| "expected failed or dead".to_owned())
+}
+
+fn parse_target(text: &str) -> Result<Target, String> {
+    Target::parse(text).ok_or_else(|| "expected alipay or merchant".to_owned())
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,6 @@ use anyhow::{Context as _, bail};
 use crate::cli::{SimulateAlipayArgs, SimulateInquiryArgs, SimulateRegisterArgs};
 use crate::config::parse_duration;
 use crate::db::notifications::{self, RedriveFilter};
-use crate::domain::notification::Target;
 use crate::protocol::keys;
 use crate::protocol::paths;
 use crate::simulate::gateway::{Behaviour, Gateway};
@@ -75,10 +74,6 @@ pub fn retry_notifications(
     }
     println!("{} notification(s) queued again", rows.len());
     Ok(())
-}
-
-pub fn parse_target(target: Option<&str>) -> Option<Target> {
-    target.and_then(Target::parse)
 }
 
 /// Which key a simulate command reads, and where it looks by default.
@@ -397,7 +392,12 @@ pub async fn simulate_pages(
     let user = username.clone();
     let ids = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<i64>> {
         let mut conn = diesel::PgConnection::establish(&url)?;
-        crate::db::users::insert_user(&mut conn, &user, &hash, "reviewer")?;
+        crate::db::users::insert_user(
+            &mut conn,
+            &user,
+            &hash,
+            crate::domain::user::Role::Reviewer,
+        )?;
         #[derive(diesel::QueryableByName)]
         struct Id {
             #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -75,7 +75,7 @@ async fn main() -> ExitCode {
                 ids,
                 registration_request_id,
                 status,
-                target: commands::parse_target(target.as_deref()),
+                target,
             };
             tokio::task::spawn_blocking(move || {
                 commands::retry_notifications(filter, all, &database)

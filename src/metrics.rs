@@ -226,8 +226,14 @@ impl Metrics {
         self.notification_queue.clear();
         self.notifications_due.clear();
         self.notification_oldest_due_seconds.clear();
-        for target in ["alipay", "merchant"] {
-            for status in ["pending", "failed", "dead"] {
+        use crate::domain::notification::{NotificationState, Target};
+        let unfinished = [
+            NotificationState::Pending,
+            NotificationState::Failed,
+            NotificationState::Dead,
+        ];
+        for target in Target::ALL {
+            for status in unfinished {
                 let count = stats
                     .iter()
                     .find(|s| s.target == target && s.status == status)
@@ -235,19 +241,19 @@ impl Metrics {
                     .unwrap_or(0);
                 self.notification_queue
                     .get_or_create(&QueueLabel {
-                        target: target.into(),
-                        status: status.into(),
+                        target: target.as_str().into(),
+                        status: status.as_str().into(),
                     })
                     .set(count);
             }
             let pending = stats
                 .iter()
-                .find(|s| s.target == target && s.status == "pending");
+                .find(|s| s.target == target && s.status == NotificationState::Pending);
             self.notifications_due
-                .get_or_create(&Self::target(target))
+                .get_or_create(&Self::target(target.as_str()))
                 .set(pending.map(|s| s.due).unwrap_or(0));
             self.notification_oldest_due_seconds
-                .get_or_create(&Self::target(target))
+                .get_or_create(&Self::target(target.as_str()))
                 .set(pending.and_then(|s| s.oldest_due_seconds).unwrap_or(0.0));
         }
     }
@@ -256,23 +262,23 @@ impl Metrics {
 /// Figures read from PostgreSQL at scrape time.
 #[derive(Debug, Clone, Default)]
 pub struct DatabaseFigures {
-    pub registrations_by_status: Vec<(String, i64)>,
+    pub registrations_by_status: Vec<(crate::domain::status::RegistrationStatus, i64)>,
     pub oldest_pending_seconds: Option<f64>,
     pub queue: Vec<crate::db::notifications::QueueStats>,
 }
 
 impl Metrics {
     pub fn set_database(&self, figures: &DatabaseFigures) {
-        for status in ["PENDING", "APPROVED", "REJECTED", "CANCELLED"] {
+        for status in crate::domain::status::RegistrationStatus::ALL {
             let n = figures
                 .registrations_by_status
                 .iter()
-                .find(|(s, _)| s == status)
+                .find(|(s, _)| *s == status)
                 .map(|(_, n)| *n)
                 .unwrap_or(0);
             self.registrations
                 .get_or_create(&StatusLabel {
-                    status: status.into(),
+                    status: status.as_str().into(),
                 })
                 .set(n);
         }

@@ -16,6 +16,7 @@ use crate::config::{KeySources, Settings};
 use crate::db;
 use crate::db::audit::{NewAuditEntry, action};
 use crate::domain::user::{Role, check_password, check_username};
+use crate::housekeeping::Housekeeping;
 use crate::metrics::Metrics;
 use crate::notifier::{self, NotifierConfig, NotifierHandle};
 use crate::pgcluster::PrivateCluster;
@@ -49,6 +50,7 @@ pub struct Application {
     admin_port: Option<u16>,
     servers: Vec<Server>,
     notifier: Option<NotifierHandle>,
+    housekeeping: Housekeeping,
 }
 
 /// Stops every listener of an application.
@@ -208,11 +210,18 @@ impl Application {
             })?),
             false => None,
         };
+        let housekeeping = Housekeeping {
+            pool: aps.pool.clone(),
+            db_timeouts: settings.db_timeouts,
+            session_idle: settings.admin.session_idle,
+            session_max_age: settings.admin.session_max_age,
+        };
         Ok(Application {
             port,
             admin_port,
             servers,
             notifier,
+            housekeeping,
         })
     }
 
@@ -236,7 +245,9 @@ impl Application {
     /// Runs until stopped by a signal (SIGTERM/SIGINT, gracefully) or the handle;
     /// then lets the notifier finish the attempts it has in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let sweeping = self.housekeeping.start();
         let served = futures_util::future::join_all(self.servers).await;
+        sweeping.abort();
         if let Some(notifier) = self.notifier {
             notifier.shutdown(Duration::from_secs(30)).await;
         }
@@ -374,7 +385,7 @@ pub fn add_user(
         db::run_migrations(&database_url)?;
         let mut conn = db::connect_as_app(&database_url)?;
         conn.transaction(|conn| {
-            if !db::users::insert_user(conn, username, &hash, role.as_str())? {
+            if !db::users::insert_user(conn, username, &hash, role)? {
                 anyhow::bail!("a user named {username:?} already exists");
             }
             let detail = format!("user {username} ({})", role.as_str());

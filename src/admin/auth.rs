@@ -88,7 +88,7 @@ impl FromRequest for Reviewer {
             })
             .await?;
             let user = found.ok_or(AdminError::Unauthenticated)?;
-            let role = Role::parse(&user.role).ok_or(AdminError::Unauthenticated)?;
+            let role = user.role;
             Ok(Reviewer {
                 user_id: user.user_id,
                 username: user.username,

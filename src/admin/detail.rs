@@ -13,10 +13,14 @@ use super::views::{
     format_age, format_decided, format_time,
 };
 use crate::db::audit::action;
-use crate::db::review::{self, DecideOutcome, RegistrationRow};
+use crate::db::review::{self, RegistrationRow};
 use crate::db::{self, audit, notifications};
 use crate::domain::changes::{Field, content_changes, flatten};
+use crate::domain::notification::{NotificationState, Target};
 use crate::domain::review::{Decision, DecisionError, RejectCode};
+use crate::domain::status::RegistrationStatus;
+use crate::workflow;
+use crate::workflow::decision::DecideOutcome;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DetailQuery {
@@ -98,7 +102,7 @@ pub async fn show(
         // What changed since the latest approval of a key this one shares.
         let last_approved = match history
             .iter()
-            .filter(|h| h.status == "APPROVED")
+            .filter(|h| h.status == RegistrationStatus::Approved)
             .max_by_key(|h| h.decided_at)
         {
             Some(approved) => review::find_raw_request(conn, approved.id)?
@@ -119,19 +123,26 @@ pub async fn show(
     .await?;
     let (row, raw_request, history, last_approved, trail, (sent, attempts)) =
         loaded.ok_or(AdminError::NotFound)?;
-    let targets: std::collections::HashMap<i64, String> =
-        sent.iter().map(|n| (n.id, n.target.clone())).collect();
+    let targets: std::collections::HashMap<i64, Target> =
+        sent.iter().map(|n| (n.id, n.target)).collect();
     let notification_summary = if sent.is_empty() {
-        if row.status == "PENDING" {
-            "none until a decision".to_owned()
-        } else {
-            "none".to_owned()
+        match row.status {
+            RegistrationStatus::Pending => "none until a decision".to_owned(),
+            RegistrationStatus::Approved
+            | RegistrationStatus::Rejected
+            | RegistrationStatus::Cancelled => "none".to_owned(),
         }
     } else {
         sent.iter()
-            .map(|n| match n.status.as_str() {
-                "pending" => format!("{}: pending ({} attempts so far)", n.target, n.attempts),
-                other => format!("{}: {other} after {} attempt(s)", n.target, n.attempts),
+            .map(|n| match n.status {
+                NotificationState::Pending => {
+                    format!("{}: pending ({} attempts so far)", n.target, n.attempts)
+                }
+                done @ (NotificationState::Delivered
+                | NotificationState::Failed
+                | NotificationState::Dead) => {
+                    format!("{}: {done} after {} attempt(s)", n.target, n.attempts)
+                }
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -179,7 +190,7 @@ pub async fn show(
         compared_with,
         changes,
         audit: trail.into_iter().map(AuditItem::from).collect(),
-        can_decide: row.status == "PENDING",
+        can_decide: row.status == RegistrationStatus::Pending,
         reason_templates: &ctx.reason_templates,
         reject_codes: RejectCode::ALL
             .into_iter()
@@ -190,8 +201,8 @@ pub async fn show(
         attempts: attempts
             .into_iter()
             .map(|a| {
-                let target = targets.get(&a.notification_id).cloned().unwrap_or_default();
-                AttemptItem::new(a, &target)
+                let target = targets.get(&a.notification_id).copied();
+                AttemptItem::new(a, target)
             })
             .collect(),
         can_redrive: reviewer.is_admin(),
@@ -203,7 +214,7 @@ fn history_item(h: &RegistrationRow) -> HistoryItem {
     HistoryItem {
         href: format!("/admin/registrations/{}", h.id),
         registration_request_id: h.registration_request_id.clone(),
-        status: h.status.clone(),
+        status: h.status.as_str().to_owned(),
         received: format_time(h.received_at),
         decided: format_decided(h.decided_at, h.decided_by.as_deref()),
     }
@@ -214,7 +225,7 @@ fn history_item(h: &RegistrationRow) -> HistoryItem {
 fn flash_for(code: &str, row: &RegistrationRow) -> Option<Flash> {
     let decided = || match (&row.decided_by, row.decided_at) {
         (Some(by), Some(at)) => format!("{} by {by} at {}", row.status, format_time(at)),
-        _ => row.status.clone(),
+        _ => row.status.as_str().to_owned(),
     };
     Some(match code {
         "decided" => Flash {
@@ -306,7 +317,9 @@ pub async fn decide(
     let who = reviewer.username.clone();
     let policy = ctx.notify_policy.clone();
     let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-        Ok(review::decide(conn, id, &decision, &who, &policy)?)
+        Ok(workflow::decision::decide(
+            conn, id, &decision, &who, &policy,
+        )?)
     })
     .await?;
     match outcome {

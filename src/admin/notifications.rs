@@ -11,7 +11,7 @@ use super::views::page_response;
 use super::views::{Flash, Nav, NotificationItem, NotificationsPage};
 use crate::db;
 use crate::db::notifications::{self, RedriveFilter};
-use crate::domain::notification::{Target, state};
+use crate::domain::notification::{NotificationState, Target};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -24,8 +24,10 @@ pub struct ListQuery {
 fn filter_from(status: Option<&str>, target: Option<&str>) -> Result<RedriveFilter, AdminError> {
     let status = match status.filter(|s| !s.is_empty()) {
         None => None,
-        Some(s @ (state::FAILED | state::DEAD)) => Some(s.to_owned()),
-        Some(other) => return Err(AdminError::BadRequest(format!("unknown state {other:?}"))),
+        Some(s) => match NotificationState::parse(s).filter(|s| s.needs_a_person()) {
+            Some(state) => Some(state),
+            None => return Err(AdminError::BadRequest(format!("unknown state {s:?}"))),
+        },
     };
     let target = match target.filter(|t| !t.is_empty()) {
         None => None,
@@ -62,7 +64,10 @@ pub async fn list(
     };
     let page = NotificationsPage {
         flash,
-        status: filter.status.clone().unwrap_or_default(),
+        status: filter
+            .status
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
         target: filter
             .target
             .map(|t| t.as_str().to_owned())

@@ -121,10 +121,10 @@ pub async fn show(
         .flatten();
     let first_href = after.is_some().then(|| link(&status_param, None));
 
-    let count_of = |s: &str| {
+    let count_of = |s: RegistrationStatus| {
         counts
             .iter()
-            .find(|(status, _)| status == s)
+            .find(|(status, _)| *status == s)
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
@@ -132,7 +132,7 @@ pub async fn show(
         .into_iter()
         .map(|s| CountLink {
             label: s.as_str(),
-            count: count_of(s.as_str()),
+            count: count_of(s),
             href: link(s.as_str(), None),
             current: status == Some(s),
         })
@@ -157,7 +157,7 @@ pub async fn show(
             reference_store_id: r.reference_store_id.unwrap_or_default(),
             merchant_name: r.merchant_name,
             products: r.product_codes.join(", "),
-            status: r.status,
+            status: r.status.as_str().to_owned(),
             flags: r.review_flags.len(),
         })
         .collect();

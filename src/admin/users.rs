@@ -47,7 +47,7 @@ pub async fn list(
             .map(|u| UserItem {
                 is_self: u.id == reviewer.user_id,
                 username: u.username,
-                role: u.role,
+                role: u.role.as_str().to_owned(),
                 created: format_time(u.created_at),
                 disabled: u.disabled_at.is_some(),
             })

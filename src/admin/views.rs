@@ -18,6 +18,7 @@ use crate::db::audit::AuditEntry;
 use crate::db::notifications::{AttemptRow, NotificationRow};
 use crate::db::review::RegistrationRow;
 use crate::domain::changes::{Change, Field};
+use crate::domain::notification::{NotificationState, Target};
 
 /// The header of every signed-in page.
 pub struct Nav {
@@ -139,10 +140,10 @@ pub struct AuditItem {
 
 impl From<AuditEntry> for AuditItem {
     fn from(e: AuditEntry) -> Self {
-        let transition = match (&e.from_status, &e.to_status) {
+        let transition = match (e.from_status, e.to_status) {
             (Some(from), Some(to)) => format!("{from} → {to}"),
-            (None, Some(to)) => to.clone(),
-            _ => String::new(),
+            (None, Some(to)) => to.as_str().to_owned(),
+            (_, None) => String::new(),
         };
         AuditItem {
             at: format_time(e.at),
@@ -217,16 +218,17 @@ impl From<NotificationRow> for NotificationItem {
         NotificationItem {
             id: n.id,
             registration_href: format!("/admin/registrations/{}", n.registration_id),
-            unfinished: n.status == "failed" || n.status == "dead",
-            next_attempt: if n.status == "pending" {
-                format_time(n.next_attempt_at)
-            } else {
-                String::new()
+            unfinished: n.status.needs_a_person(),
+            next_attempt: match n.status {
+                NotificationState::Pending => format_time(n.next_attempt_at),
+                NotificationState::Delivered
+                | NotificationState::Failed
+                | NotificationState::Dead => String::new(),
             },
             registration_request_id: n.registration_request_id,
-            target: n.target,
+            target: n.target.as_str().to_owned(),
             url: n.url,
-            status: n.status,
+            status: n.status.as_str().to_owned(),
             attempts: n.attempts,
             last_error: n.last_error.unwrap_or_default(),
             last_result,
@@ -247,16 +249,16 @@ pub struct AttemptItem {
 }
 
 impl AttemptItem {
-    pub fn new(a: AttemptRow, target: &str) -> Self {
+    pub fn new(a: AttemptRow, target: Option<Target>) -> Self {
         AttemptItem {
-            target: target.to_owned(),
+            target: target.map(|t| t.as_str().to_owned()).unwrap_or_default(),
             attempt: a.attempt,
             started: format_time(a.started_at),
             duration_ms: a.duration_ms,
             http_status: a.http_status.map(|s| s.to_string()).unwrap_or_default(),
             result_code: a.result_code.unwrap_or_default(),
             error: a.error.unwrap_or_default(),
-            outcome: a.outcome,
+            outcome: a.outcome.as_str().to_owned(),
         }
     }
 }

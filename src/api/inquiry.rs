@@ -8,7 +8,6 @@ use super::aps::{ApsError, Reply};
 use crate::db::registrations::{self as store, InquiryRow};
 use crate::db::{self, DbError};
 use crate::domain::inquiry::{Known, Query, Reported, aggregate, latest_per_key, report, validate};
-use crate::domain::status::RegistrationStatus;
 use crate::protocol::inquiry::{
     AggregateResult, InquiryRequest, InquiryResponse, PspRegistrationResult,
 };
@@ -106,7 +105,7 @@ pub async fn inquire(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> {
 
 fn known(row: InquiryRow) -> Option<Known> {
     Some(Known {
-        status: RegistrationStatus::parse(&row.status)?,
+        status: row.status,
         registration_request_id: row.registration_request_id,
         reference_merchant_id: row.reference_merchant_id,
         reference_store_id: row.reference_store_id,

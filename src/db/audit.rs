@@ -6,6 +6,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use super::schema::audit_log;
+use crate::domain::status::RegistrationStatus;
 
 /// The actor of events that Alipay+'s requests cause.
 pub const ALIPAY_ACTOR: &str = "alipay+";
@@ -42,8 +43,8 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: Option<String>,
+    pub from_status: Option<RegistrationStatus>,
+    pub to_status: Option<RegistrationStatus>,
     pub detail: Option<String>,
 }
 

@@ -10,6 +10,7 @@ pub mod requests;
 pub mod review;
 pub mod schema;
 pub mod sign_in;
+mod types;
 pub mod users;
 
 use std::time::Duration;

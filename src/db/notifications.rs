@@ -8,11 +8,10 @@ use diesel::sql_types::{BigInt, Bool, Double, Int4, Nullable, Text, Timestamptz}
 
 use super::audit::{self, NewAuditEntry, action};
 use super::schema::{notification_attempts, notifications};
-use crate::domain::notification::{
-    DecidedRegistration, NotifyPolicy, Target, alipay_body, merchant_body, state,
-    unusable_merchant_url,
-};
-use crate::protocol::paths;
+use crate::domain::notification::{AttemptOutcome, NotificationState, Outgoing, Target};
+
+/// The states a person re-drives from.
+const NEED_A_PERSON: [NotificationState; 2] = [NotificationState::Failed, NotificationState::Dead];
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = notifications)]
@@ -21,64 +20,40 @@ use crate::protocol::paths;
 struct NewNotification<'a> {
     registration_id: i64,
     registration_request_id: &'a str,
-    target: &'a str,
+    target: Target,
     url: &'a str,
     body: String,
-    status: &'a str,
+    status: NotificationState,
     next_attempt_at: DateTime<Utc>,
     last_error: Option<&'a str>,
 }
 
-/// Writes the notifications a decision causes, inside the decision's
-/// transaction: Alipay+ when it was told REGISTRATION_IN_PROCESS (after a
-/// SUCCESS it already knows), and the merchant when it gave a URL.
-pub fn enqueue_for_decision(
+/// Writes the notifications a decision causes (see
+/// `domain::notification::notifications_for`), in the caller's transaction.
+pub fn insert_outgoing(
     conn: &mut PgConnection,
     registration_id: i64,
-    decided: &DecidedRegistration<'_>,
-    alipay_was_told_in_process: bool,
-    merchant_url: Option<&str>,
-    policy: &NotifyPolicy,
+    registration_request_id: &str,
+    outgoing: &[Outgoing<'_>],
 ) -> QueryResult<usize> {
-    let now = Utc::now();
-    let delay = |target: Target| {
-        now + chrono::Duration::from_std(policy.schedule(target).initial_delay).unwrap_or_default()
-    };
-    let mut rows = Vec::new();
-    if alipay_was_told_in_process && let Some(body) = alipay_body(decided) {
-        rows.push(NewNotification {
-            registration_id,
-            registration_request_id: decided.registration_request_id,
-            target: Target::Alipay.as_str(),
-            url: paths::NOTIFY_REGISTRATION_STATUS,
-            body,
-            status: state::PENDING,
-            next_attempt_at: delay(Target::Alipay),
-            last_error: None,
-        });
-    }
-    if let Some(url) = merchant_url
-        && let Some(body) = merchant_body(decided)
-    {
-        let unusable = unusable_merchant_url(url);
-        rows.push(NewNotification {
-            registration_id,
-            registration_request_id: decided.registration_request_id,
-            target: Target::Merchant.as_str(),
-            url,
-            body,
-            status: if unusable.is_some() {
-                state::FAILED
-            } else {
-                state::PENDING
-            },
-            next_attempt_at: delay(Target::Merchant),
-            last_error: unusable,
-        });
-    }
-    if rows.is_empty() {
+    if outgoing.is_empty() {
         return Ok(0);
     }
+    let now = Utc::now();
+    let rows: Vec<NewNotification<'_>> = outgoing
+        .iter()
+        .map(|o| NewNotification {
+            registration_id,
+            registration_request_id,
+            target: o.target,
+            url: o.url,
+            body: o.body.clone(),
+            status: o.state,
+            next_attempt_at: now
+                + chrono::Duration::from_std(o.first_attempt_after).unwrap_or_default(),
+            last_error: o.last_error,
+        })
+        .collect();
     diesel::insert_into(notifications::table)
         .values(&rows)
         .execute(conn)
@@ -92,7 +67,7 @@ pub struct Claimed {
     #[diesel(sql_type = Text)]
     pub registration_request_id: String,
     #[diesel(sql_type = Text)]
-    pub target: String,
+    pub target: Target,
     #[diesel(sql_type = Text)]
     pub url: String,
     #[diesel(sql_type = Text)]
@@ -140,8 +115,7 @@ pub struct AttemptRecord {
     pub http_status: Option<i32>,
     pub result_code: Option<String>,
     pub error: Option<String>,
-    /// `delivered`, `retry`, `failed` or `dead`.
-    pub outcome: &'static str,
+    pub outcome: AttemptOutcome,
     /// For `retry`: when the next attempt is due.
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
@@ -154,12 +128,6 @@ pub fn finish_attempt(
     claimed: &Claimed,
     record: &AttemptRecord,
 ) -> QueryResult<bool> {
-    let status = match record.outcome {
-        "delivered" => state::DELIVERED,
-        "failed" => state::FAILED,
-        "dead" => state::DEAD,
-        _ => state::PENDING,
-    };
     // One statement, so one round trip and one commit: the attempt row, and
     // the outcome applied only if this is still the row's latest claim and the
     // row is still pending. "Not finished" rather than `status = 'pending'`:
@@ -180,7 +148,7 @@ pub fn finish_attempt(
          outcome AS (
              UPDATE notifications
                 SET status = $9, next_attempt_at = coalesce($10, now()), last_error = $7, last_result_code = $6,
-                    last_http_status = $5, delivered_at = CASE WHEN $9 = 'delivered' THEN now() END
+                    last_http_status = $5, delivered_at = CASE WHEN $11 THEN now() END
               WHERE id = $1 AND attempts = $2 AND status NOT IN ('delivered', 'failed', 'dead')
           RETURNING 1)
          SELECT count(*) AS applied FROM outcome",
@@ -193,8 +161,9 @@ pub fn finish_attempt(
     .bind::<Nullable<Text>, _>(&record.result_code)
     .bind::<Nullable<Text>, _>(&record.error)
     .bind::<Text, _>(record.outcome)
-    .bind::<Text, _>(status)
+    .bind::<Text, _>(record.outcome.state())
     .bind::<Nullable<Timestamptz>, _>(record.next_attempt_at)
+    .bind::<Bool, _>(record.outcome.state() == NotificationState::Delivered)
     .get_result(conn)?;
     Ok(result.applied == 1)
 }
@@ -205,9 +174,9 @@ pub struct NotificationRow {
     pub id: i64,
     pub registration_id: i64,
     pub registration_request_id: String,
-    pub target: String,
+    pub target: Target,
     pub url: String,
-    pub status: String,
+    pub status: NotificationState,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -227,7 +196,7 @@ pub struct AttemptRow {
     pub http_status: Option<i32>,
     pub result_code: Option<String>,
     pub error: Option<String>,
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
 }
 
 /// A registration's notifications and every attempt, oldest first.
@@ -257,8 +226,8 @@ pub fn find_for_registration(
 pub struct RedriveFilter {
     pub ids: Vec<i64>,
     pub registration_request_id: Option<String>,
-    /// `failed` or `dead`; `None`: both.
-    pub status: Option<String>,
+    /// Failed or dead (one that needs a person); `None`: both.
+    pub status: Option<NotificationState>,
     pub target: Option<Target>,
 }
 
@@ -269,7 +238,7 @@ pub fn find_unfinished(
     limit: i64,
 ) -> QueryResult<Vec<NotificationRow>> {
     let mut query = notifications::table
-        .filter(notifications::status.eq_any([state::FAILED, state::DEAD]))
+        .filter(notifications::status.eq_any(NEED_A_PERSON))
         .select(NotificationRow::as_select())
         .order(notifications::id.asc())
         .limit(limit)
@@ -280,11 +249,11 @@ pub fn find_unfinished(
     if let Some(id) = &filter.registration_request_id {
         query = query.filter(notifications::registration_request_id.eq(id.clone()));
     }
-    if let Some(status) = &filter.status {
-        query = query.filter(notifications::status.eq(status.clone()));
+    if let Some(status) = filter.status {
+        query = query.filter(notifications::status.eq(status));
     }
     if let Some(target) = filter.target {
-        query = query.filter(notifications::target.eq(target.as_str()));
+        query = query.filter(notifications::target.eq(target));
     }
     query.load(conn)
 }
@@ -303,14 +272,10 @@ pub fn redrive(
         let rows = find_unfinished(conn, filter, i64::MAX)?;
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         diesel::update(
-            n::notifications.filter(
-                n::id
-                    .eq_any(&ids)
-                    .and(n::status.eq_any([state::FAILED, state::DEAD])),
-            ),
+            n::notifications.filter(n::id.eq_any(&ids).and(n::status.eq_any(NEED_A_PERSON))),
         )
         .set((
-            n::status.eq(state::PENDING),
+            n::status.eq(NotificationState::Pending),
             n::round_attempts.eq(0),
             n::next_attempt_at.eq(Utc::now()),
         ))
@@ -318,7 +283,9 @@ pub fn redrive(
         for row in &rows {
             let detail = format!(
                 "{} notification, was {} after {} attempts",
-                row.target, row.status, row.attempts
+                row.target.as_str(),
+                row.status.as_str(),
+                row.attempts
             );
             let entry = NewAuditEntry {
                 actor,
@@ -337,9 +304,9 @@ pub fn redrive(
 #[derive(Debug, Clone, QueryableByName)]
 pub struct QueueStats {
     #[diesel(sql_type = Text)]
-    pub target: String,
+    pub target: Target,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: NotificationState,
     #[diesel(sql_type = BigInt)]
     pub count: i64,
     #[diesel(sql_type = BigInt)]
@@ -364,7 +331,7 @@ pub fn queue_stats(conn: &mut PgConnection) -> QueryResult<Vec<QueueStats>> {
 /// Failed and dead notifications, for the mark on the admin pages.
 pub fn count_unfinished(conn: &mut PgConnection) -> QueryResult<i64> {
     notifications::table
-        .filter(notifications::status.eq_any([state::FAILED, state::DEAD]))
+        .filter(notifications::status.eq_any(NEED_A_PERSON))
         .count()
         .get_result(conn)
 }

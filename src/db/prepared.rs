@@ -13,6 +13,9 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Bool, Bytea, Nullable, Text, Timestamptz, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
+use crate::domain::status::RegistrationStatus;
+use crate::protocol::result::ResultCode;
+
 /// One value bound to a `?` of the SQL text.
 #[derive(Debug, Clone, Copy)]
 pub enum Bind<'a> {
@@ -22,6 +25,8 @@ pub enum Bind<'a> {
     Bytes(&'a [u8]),
     Texts(&'a [String]),
     OptTime(Option<DateTime<Utc>>),
+    Status(RegistrationStatus),
+    Code(ResultCode),
 }
 
 /// A statement whose `?` marks are filled, in order, by `binds`. The text
@@ -51,6 +56,8 @@ impl QueryFragment<Pg> for Prepared<'_> {
                 Bind::Bytes(v) => out.push_bind_param::<Bytea, [u8]>(v)?,
                 Bind::Texts(v) => out.push_bind_param::<Array<Text>, [String]>(v)?,
                 Bind::OptTime(v) => out.push_bind_param::<Nullable<Timestamptz>, _>(v)?,
+                Bind::Status(v) => out.push_bind_param::<Text, _>(v)?,
+                Bind::Code(v) => out.push_bind_param::<Text, _>(v)?,
             }
             out.push_sql(part);
         }

@@ -6,12 +6,13 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use super::schema::registrations;
+use crate::domain::status::RegistrationStatus;
 use crate::protocol::registration::ProductCode;
 
 /// A registration to store with its binding (see `requests::insert_accepted`).
 #[derive(Debug, Clone)]
 pub struct NewRegistration {
-    pub status: &'static str,
+    pub status: RegistrationStatus,
     pub product_codes: Vec<String>,
     pub merchant_name: String,
     pub legal_name: String,
@@ -31,7 +32,7 @@ pub struct InquiryRow {
     pub reference_merchant_id: String,
     pub reference_store_id: Option<String>,
     pub product_codes: Vec<String>,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub reason: Option<String>,
 }
 

@@ -14,6 +14,7 @@ use super::registrations::NewRegistration;
 use super::schema::{request_repeats, requests};
 use crate::domain::admission::Evidence;
 use crate::protocol::registration::ProductCode;
+use crate::protocol::result::ResultCode;
 
 /// A binding to insert: the request as received and the answer it gets.
 #[derive(Debug, Clone, Insertable)]
@@ -27,7 +28,7 @@ pub struct NewRequest {
     pub reference_store_id: Option<String>,
     pub raw_request: String,
     pub request_fingerprint: Vec<u8>,
-    pub result_code: String,
+    pub result_code: ResultCode,
     pub response_body: String,
 }
 
@@ -36,7 +37,7 @@ pub struct NewRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAnswer {
     pub request_fingerprint: Vec<u8>,
-    pub result_code: String,
+    pub result_code: ResultCode,
     pub response_body: String,
 }
 
@@ -57,10 +58,33 @@ pub struct KeyLookup<'a> {
     pub products: &'a [ProductCode],
 }
 
+/// Which branch of the lookup a row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+enum LookupKind {
+    Bound,
+    Pending,
+    InForce,
+}
+
+impl diesel::deserialize::FromSql<Text, diesel::pg::Pg> for LookupKind {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        match value.as_bytes() {
+            b"bound" => Ok(LookupKind::Bound),
+            b"pending" => Ok(LookupKind::Pending),
+            b"in_force" => Ok(LookupKind::InForce),
+            other => Err(format!(
+                "unknown lookup row kind {:?}",
+                String::from_utf8_lossy(other)
+            )
+            .into()),
+        }
+    }
+}
+
 #[derive(QueryableByName)]
 struct LookupRow {
     #[diesel(sql_type = Text)]
-    kind: String,
+    kind: LookupKind,
     #[diesel(sql_type = Nullable<Text>)]
     product_code: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -68,7 +92,7 @@ struct LookupRow {
     #[diesel(sql_type = Nullable<Bytea>)]
     request_fingerprint: Option<Vec<u8>>,
     #[diesel(sql_type = Nullable<Text>)]
-    result_code: Option<String>,
+    result_code: Option<ResultCode>,
     #[diesel(sql_type = Nullable<Text>)]
     response_body: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -180,25 +204,30 @@ pub fn lookup(
     let mut evidence = Vec::with_capacity(rows.len());
     for row in rows {
         let product = row.product_code.as_deref().and_then(ProductCode::parse);
-        match (row.kind.as_str(), product) {
-            ("bound", _) => {
+        match (row.kind, product) {
+            (LookupKind::Bound, _) => {
+                let Some(result_code) = row.result_code else {
+                    return Err(DieselError::DeserializationError(
+                        "a binding without its result code".into(),
+                    ));
+                };
                 return Ok(Lookup::Bound(StoredAnswer {
                     request_fingerprint: row.request_fingerprint.unwrap_or_default(),
-                    result_code: row.result_code.unwrap_or_default(),
+                    result_code,
                     response_body: row.response_body.unwrap_or_default(),
                 }));
             }
-            ("pending", Some(product)) => evidence.push(Evidence::Pending {
+            (LookupKind::Pending, Some(product)) => evidence.push(Evidence::Pending {
                 product,
                 registration_request_id: row.registration_request_id.unwrap_or_default(),
             }),
-            ("in_force", Some(product)) => evidence.push(Evidence::InForce {
+            (LookupKind::InForce, Some(product)) => evidence.push(Evidence::InForce {
                 product,
                 raw_request: row.raw_request.unwrap_or_default(),
             }),
-            (kind, product) => {
+            (kind @ (LookupKind::Pending | LookupKind::InForce), None) => {
                 return Err(DieselError::DeserializationError(
-                    format!("unexpected lookup row {kind:?} for {product:?}").into(),
+                    format!("a {kind:?} lookup row without a known product").into(),
                 ));
             }
         }
@@ -255,9 +284,9 @@ pub fn insert_accepted(
             Bind::OptText(request.reference_store_id.as_deref()),
             Bind::Text(&request.raw_request),
             Bind::Bytes(&request.request_fingerprint),
-            Bind::Text(&request.result_code),
+            Bind::Code(request.result_code),
             Bind::Text(&request.response_body),
-            Bind::Text(registration.status),
+            Bind::Status(registration.status),
             Bind::Texts(&registration.product_codes),
             Bind::Text(&registration.merchant_name),
             Bind::Text(&registration.legal_name),
@@ -327,4 +356,12 @@ pub fn record_mismatch(
             },
         )
     })
+}
+
+/// The answer an id was bound to.
+pub fn answered_code(conn: &mut PgConnection, request_id: &str) -> QueryResult<ResultCode> {
+    requests::table
+        .find(request_id)
+        .select(requests::result_code)
+        .first(conn)
 }

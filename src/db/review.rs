@@ -7,13 +7,10 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int8, Text, Timestamptz};
 
-use super::notifications;
 use super::schema::{registrations, requests};
-use crate::domain::notification::{DecidedRegistration, NotifyPolicy};
-use crate::domain::review::Decision;
+use crate::domain::review::{Decision, RejectCode};
 use crate::domain::status::RegistrationStatus;
 use crate::protocol::registration::ProductCode;
-use crate::protocol::result::ResultCode;
 
 /// A page position: the last row shown, for keyset pagination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +60,7 @@ pub struct QueueRow {
     pub reference_store_id: Option<String>,
     pub merchant_name: String,
     pub product_codes: Vec<String>,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub received_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by: Option<String>,
@@ -75,7 +72,7 @@ pub fn list_queue(conn: &mut PgConnection, filter: &QueueFilter) -> QueryResult<
     use registrations::dsl as r;
     let mut query = r::registrations.select(QueueRow::as_select()).into_boxed();
     if let Some(status) = filter.status {
-        query = query.filter(r::status.eq(status.as_str()));
+        query = query.filter(r::status.eq(status));
     }
     if let Some(code) = &filter.product_code {
         query = query.filter(r::product_codes.contains(vec![code.clone()]));
@@ -117,11 +114,11 @@ fn escape_like(s: &str) -> String {
 }
 
 /// Registrations per status, from the counters the triggers keep.
-pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
+pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(RegistrationStatus, i64)>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
-        status: String,
+        status: RegistrationStatus,
         #[diesel(sql_type = Int8)]
         n: i64,
     }
@@ -136,7 +133,7 @@ pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)
 pub fn oldest_pending_seconds(conn: &mut PgConnection) -> QueryResult<Option<f64>> {
     use registrations::dsl as r;
     let oldest: Option<DateTime<Utc>> = r::registrations
-        .filter(r::status.eq("PENDING"))
+        .filter(r::status.eq(RegistrationStatus::Pending))
         .select(diesel::dsl::min(r::received_at))
         .first(conn)?;
     Ok(oldest.map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0))
@@ -148,7 +145,7 @@ pub struct RegistrationRow {
     pub id: i64,
     pub registration_request_id: String,
     pub client_id: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub reference_merchant_id: String,
     pub reference_store_id: Option<String>,
     pub product_codes: Vec<String>,
@@ -162,7 +159,7 @@ pub struct RegistrationRow {
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by: Option<String>,
     pub reason: Option<String>,
-    pub reject_code: Option<String>,
+    pub reject_code: Option<RejectCode>,
 }
 
 pub fn find_registration(conn: &mut PgConnection, id: i64) -> QueryResult<Option<RegistrationRow>> {
@@ -228,67 +225,27 @@ pub fn list_merchant_history(
         .load(conn)
 }
 
-/// How a decision ended.
-#[derive(Debug, Clone)]
-pub enum DecideOutcome {
-    Decided(RegistrationRow),
-    /// Someone decided first: what they decided, who and when.
-    AlreadyDecided(RegistrationRow),
-    NotFound,
-}
-
-/// Applies a decision as one guarded UPDATE: it changes the row only while it
-/// is still PENDING, so of two reviewers deciding at once exactly one wins.
-/// The transaction is also where the decision's notifications are enqueued.
-pub fn decide(
+/// Applies a decision as one guarded UPDATE: it changes the row only while
+/// its status is one of `from` (the states the decision may come from), so
+/// of two reviewers deciding at once exactly one wins. `None`: nothing
+/// changed (decided already, or no such row).
+pub fn apply_decision(
     conn: &mut PgConnection,
     id: i64,
     decision: &Decision,
     reviewer: &str,
-    policy: &NotifyPolicy,
-) -> QueryResult<DecideOutcome> {
+    from: &[RegistrationStatus],
+) -> QueryResult<Option<RegistrationRow>> {
     use registrations::dsl as r;
-    conn.transaction(|conn| {
-        let decided =
-            diesel::update(r::registrations.filter(r::id.eq(id).and(r::status.eq("PENDING"))))
-                .set((
-                    r::status.eq(decision.target().as_str()),
-                    r::decided_at.eq(diesel::dsl::now),
-                    r::decided_by.eq(reviewer),
-                    r::reason.eq(decision.reason()),
-                    r::reject_code.eq(decision.reject_code().map(|c| c.as_str())),
-                ))
-                .returning(RegistrationRow::as_returning())
-                .get_result(conn)
-                .optional()?;
-        Ok(match decided {
-            Some(row) => {
-                let facts = DecidedRegistration {
-                    registration_request_id: &row.registration_request_id,
-                    reference_merchant_id: &row.reference_merchant_id,
-                    status: decision.target(),
-                    reason: decision.reason(),
-                    reject_code: decision.reject_code(),
-                };
-                let answered: String = requests::table
-                    .find(&row.registration_request_id)
-                    .select(requests::result_code)
-                    .first(conn)?;
-                let told_in_process = answered == ResultCode::RegistrationInProcess.as_str();
-                notifications::enqueue_for_decision(
-                    conn,
-                    row.id,
-                    &facts,
-                    told_in_process,
-                    row.registration_notify_url.as_deref(),
-                    policy,
-                )?;
-                DecideOutcome::Decided(row)
-            }
-            None => match find_registration(conn, id)? {
-                Some(current) => DecideOutcome::AlreadyDecided(current),
-                None => DecideOutcome::NotFound,
-            },
-        })
-    })
+    diesel::update(r::registrations.filter(r::id.eq(id).and(r::status.eq_any(from))))
+        .set((
+            r::status.eq(decision.target()),
+            r::decided_at.eq(diesel::dsl::now),
+            r::decided_by.eq(reviewer),
+            r::reason.eq(decision.reason()),
+            r::reject_code.eq(decision.reject_code()),
+        ))
+        .returning(RegistrationRow::as_returning())
+        .get_result(conn)
+        .optional()
 }

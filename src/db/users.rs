@@ -5,6 +5,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use super::schema::{sessions, users};
+use crate::domain::user::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -12,7 +13,7 @@ pub struct User {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
 }
@@ -22,7 +23,7 @@ pub fn insert_user(
     conn: &mut PgConnection,
     username: &str,
     password_hash: &str,
-    role: &str,
+    role: Role,
 ) -> QueryResult<bool> {
     let n = diesel::insert_into(users::table)
         .values((
@@ -77,7 +78,7 @@ pub fn set_disabled(conn: &mut PgConnection, username: &str, disabled: bool) -> 
 pub struct SessionUser {
     pub user_id: i64,
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub csrf_token: String,
 }
 
@@ -110,7 +111,7 @@ pub fn touch_session(
     struct Found {
         user_id: i64,
         username: String,
-        role: String,
+        role: Role,
         csrf_token: String,
         last_seen_at: DateTime<Utc>,
         created_at: DateTime<Utc>,
@@ -166,10 +167,18 @@ pub fn delete_session(conn: &mut PgConnection, id_hash: &[u8]) -> QueryResult<()
     Ok(())
 }
 
-/// Removes sessions idle since before `idle_since`.
-pub fn delete_idle_sessions(
+/// Removes sessions idle since before `idle_since` or created before `created_since`.
+pub fn delete_expired_sessions(
     conn: &mut PgConnection,
     idle_since: DateTime<Utc>,
+    created_since: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::last_seen_at.lt(idle_since))).execute(conn)
+    diesel::delete(
+        sessions::table.filter(
+            sessions::last_seen_at
+                .lt(idle_since)
+                .or(sessions::created_at.lt(created_since)),
+        ),
+    )
+    .execute(conn)
 }

@@ -12,7 +12,17 @@ use crate::protocol::result::ResultCode;
 use super::review::RejectCode;
 use super::status::RegistrationStatus;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Target {
     Alipay,
     Merchant,
@@ -33,13 +43,141 @@ impl Target {
     }
 }
 
-/// Notification states as stored.
-pub mod state {
-    pub const PENDING: &str = "pending";
-    pub const DELIVERED: &str = "delivered";
-    pub const FAILED: &str = "failed";
-    pub const DEAD: &str = "dead";
+/// Where a notification stands. `Pending` is the only state a worker acts
+/// on; `Failed` and `Dead` wait for a person to re-drive them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum NotificationState {
+    Pending,
+    Delivered,
+    /// Refused for good by the receiver, or never sendable (an unusable URL).
+    Failed,
+    /// Its retry schedule ran out.
+    Dead,
 }
+
+impl NotificationState {
+    pub const ALL: [NotificationState; 4] = [
+        NotificationState::Pending,
+        NotificationState::Delivered,
+        NotificationState::Failed,
+        NotificationState::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationState::Pending => "pending",
+            NotificationState::Delivered => "delivered",
+            NotificationState::Failed => "failed",
+            NotificationState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotificationState> {
+        NotificationState::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Failed and dead notifications are the ones people re-drive.
+    pub fn needs_a_person(self) -> bool {
+        match self {
+            NotificationState::Failed | NotificationState::Dead => true,
+            NotificationState::Pending | NotificationState::Delivered => false,
+        }
+    }
+}
+
+/// How one attempt ended, as recorded with it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Not delivered; the next attempt is scheduled.
+    Retry,
+    /// A final refusal.
+    Failed,
+    /// Not delivered, and no gap is left in the schedule.
+    Dead,
+}
+
+impl AttemptOutcome {
+    pub const ALL: [AttemptOutcome; 4] = [
+        AttemptOutcome::Delivered,
+        AttemptOutcome::Retry,
+        AttemptOutcome::Failed,
+        AttemptOutcome::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AttemptOutcome> {
+        AttemptOutcome::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The notification's state once this outcome is applied.
+    pub fn state(self) -> NotificationState {
+        match self {
+            AttemptOutcome::Delivered => NotificationState::Delivered,
+            AttemptOutcome::Retry => NotificationState::Pending,
+            AttemptOutcome::Failed => NotificationState::Failed,
+            AttemptOutcome::Dead => NotificationState::Dead,
+        }
+    }
+}
+
+/// What an attempt's verdict comes to, given the target's schedule and the
+/// attempts already made in this round: the outcome, and for a retry the gap
+/// before the next attempt.
+pub fn outcome_of(
+    verdict: Verdict,
+    schedule: &Schedule,
+    round_attempts: u32,
+) -> (AttemptOutcome, Option<Duration>) {
+    match verdict {
+        Verdict::Delivered => (AttemptOutcome::Delivered, None),
+        Verdict::Failed => (AttemptOutcome::Failed, None),
+        Verdict::Retry => match schedule.next_gap(round_attempts) {
+            Some(gap) => (AttemptOutcome::Retry, Some(gap)),
+            None => (AttemptOutcome::Dead, None),
+        },
+    }
+}
+
+macro_rules! display_as_str {
+    ($($ty:ty),*) => {$(
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+
+display_as_str!(Target, NotificationState, AttemptOutcome);
 
 /// When attempts happen: the first after `initial_delay`, each retry after the
 /// next gap; when the gaps run out the notification is dead.
@@ -192,6 +330,98 @@ pub fn judge_merchant_answer(http_ok: bool, result_status: Option<&str>) -> Verd
     }
 }
 
+/// The schedules of both targets.
+#[derive(Debug, Clone, Default)]
+pub struct NotifyPolicy {
+    pub alipay: Schedule,
+    pub merchant: Schedule,
+}
+
+impl NotifyPolicy {
+    pub fn schedule(&self, target: Target) -> &Schedule {
+        match target {
+            Target::Alipay => &self.alipay,
+            Target::Merchant => &self.merchant,
+        }
+    }
+}
+
+/// Why a merchant URL cannot be used at all (it is recorded as failed at once).
+pub fn unusable_merchant_url(url: &str) -> Option<&'static str> {
+    match url::Url::parse(url) {
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => None,
+        Ok(_) => Some("registrationNotifyUrl is not an https URL"),
+        Err(_) => Some("registrationNotifyUrl is not a URL"),
+    }
+}
+
+/// Who hears of a decision (A8, A21). Alipay+ only when it was answered
+/// `REGISTRATION_IN_PROCESS`: after `SUCCESS` (or a refusal) it already knows.
+/// The merchant whenever it gave a `registrationNotifyUrl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipients<'a> {
+    pub alipay: bool,
+    pub merchant_url: Option<&'a str>,
+}
+
+pub fn recipients(answered: ResultCode, merchant_url: Option<&str>) -> Recipients<'_> {
+    Recipients {
+        alipay: answered == ResultCode::RegistrationInProcess,
+        merchant_url,
+    }
+}
+
+/// A notification to write with its decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing<'a> {
+    pub target: Target,
+    pub url: &'a str,
+    pub body: String,
+    /// `Pending`, or `Failed` at once when the URL can never be used.
+    pub state: NotificationState,
+    /// How long after the decision the first attempt is due.
+    pub first_attempt_after: Duration,
+    pub last_error: Option<&'static str>,
+}
+
+/// The notifications a decided registration causes, for its recipients.
+pub fn notifications_for<'a>(
+    decided: &DecidedRegistration<'_>,
+    to: Recipients<'a>,
+    policy: &NotifyPolicy,
+) -> Vec<Outgoing<'a>> {
+    let mut out = Vec::new();
+    if to.alipay
+        && let Some(body) = alipay_body(decided)
+    {
+        out.push(Outgoing {
+            target: Target::Alipay,
+            url: crate::protocol::paths::NOTIFY_REGISTRATION_STATUS,
+            body,
+            state: NotificationState::Pending,
+            first_attempt_after: policy.alipay.initial_delay,
+            last_error: None,
+        });
+    }
+    if let Some(url) = to.merchant_url
+        && let Some(body) = merchant_body(decided)
+    {
+        let unusable = unusable_merchant_url(url);
+        out.push(Outgoing {
+            target: Target::Merchant,
+            url,
+            body,
+            state: match unusable {
+                Some(_) => NotificationState::Failed,
+                None => NotificationState::Pending,
+            },
+            first_attempt_after: policy.merchant.initial_delay,
+            last_error: unusable,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,29 +542,88 @@ mod tests {
         assert_eq!(judge_merchant_answer(false, Some("S")), Retry);
         assert_eq!(judge_merchant_answer(true, Some("F")), Retry);
     }
-}
 
-/// The schedules of both targets.
-#[derive(Debug, Clone, Default)]
-pub struct NotifyPolicy {
-    pub alipay: Schedule,
-    pub merchant: Schedule,
-}
-
-impl NotifyPolicy {
-    pub fn schedule(&self, target: Target) -> &Schedule {
-        match target {
-            Target::Alipay => &self.alipay,
-            Target::Merchant => &self.merchant,
-        }
+    fn approved() -> DecidedRegistration<'static> {
+        decided(RegistrationStatus::Approved, None, None)
     }
-}
 
-/// Why a merchant URL cannot be used at all (it is recorded as failed at once).
-pub fn unusable_merchant_url(url: &str) -> Option<&'static str> {
-    match url::Url::parse(url) {
-        Ok(u) if u.scheme() == "https" && u.host().is_some() => None,
-        Ok(_) => Some("registrationNotifyUrl is not an https URL"),
-        Err(_) => Some("registrationNotifyUrl is not a URL"),
+    #[test]
+    fn alipay_hears_of_a_decision_only_after_in_process() {
+        let policy = NotifyPolicy::default();
+        let targets = |answered, url| -> Vec<Target> {
+            notifications_for(&approved(), recipients(answered, url), &policy)
+                .iter()
+                .map(|n| n.target)
+                .collect()
+        };
+        assert_eq!(
+            targets(ResultCode::RegistrationInProcess, None),
+            [Target::Alipay]
+        );
+        assert_eq!(
+            targets(
+                ResultCode::RegistrationInProcess,
+                Some("https://m.example/n")
+            ),
+            [Target::Alipay, Target::Merchant]
+        );
+        assert_eq!(
+            targets(ResultCode::Success, Some("https://m.example/n")),
+            [Target::Merchant]
+        );
+        assert!(targets(ResultCode::Success, None).is_empty());
+    }
+
+    #[test]
+    fn an_unusable_merchant_url_is_failed_at_once_and_pending_has_no_notification() {
+        let policy = NotifyPolicy {
+            merchant: Schedule::from_send_gaps(&[Duration::from_secs(5)]),
+            ..NotifyPolicy::default()
+        };
+        let out = notifications_for(
+            &approved(),
+            recipients(ResultCode::Success, Some("http://plain.example/n")),
+            &policy,
+        );
+        assert_eq!(out[0].state, NotificationState::Failed);
+        assert_eq!(out[0].first_attempt_after, Duration::from_secs(5));
+        assert!(out[0].last_error.is_some());
+        let pending = decided(RegistrationStatus::Pending, None, None);
+        assert!(
+            notifications_for(
+                &pending,
+                recipients(
+                    ResultCode::RegistrationInProcess,
+                    Some("https://m.example/n")
+                ),
+                &policy
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_attempt_outcome_follows_the_verdict_and_the_schedule() {
+        let s = Schedule::after_immediate_attempt(vec![Duration::from_secs(1)]);
+        assert_eq!(
+            outcome_of(Verdict::Retry, &s, 1),
+            (AttemptOutcome::Retry, Some(Duration::from_secs(1)))
+        );
+        assert_eq!(
+            outcome_of(Verdict::Retry, &s, 2),
+            (AttemptOutcome::Dead, None)
+        );
+        assert_eq!(
+            outcome_of(Verdict::Failed, &s, 1),
+            (AttemptOutcome::Failed, None)
+        );
+        assert_eq!(
+            outcome_of(Verdict::Delivered, &s, 9),
+            (AttemptOutcome::Delivered, None)
+        );
+        for outcome in AttemptOutcome::ALL {
+            assert_eq!(AttemptOutcome::parse(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(AttemptOutcome::Retry.state(), NotificationState::Pending);
     }
 }

@@ -8,7 +8,16 @@ use super::status::RegistrationStatus;
 pub const MAX_REASON_CHARS: usize = 1024;
 
 /// Why a merchant was rejected, as the merchant notification reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum RejectCode {
     MissingOrIncorrectInfo,
     RejectForRisk,
@@ -132,6 +141,15 @@ pub fn transition(
     }
 }
 
+/// The states from which `to` may be reached: what a guarded write lets
+/// change (for a decision: PENDING only).
+pub fn may_become(to: RegistrationStatus) -> Vec<RegistrationStatus> {
+    RegistrationStatus::ALL
+        .into_iter()
+        .filter(|from| transition(*from, to).is_ok())
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{from} cannot become {to}")]
 pub struct IllegalTransition {
@@ -152,6 +170,14 @@ mod tests {
                 assert_eq!(transition(from, to).is_ok(), allowed, "{from} -> {to}");
             }
         }
+    }
+
+    #[test]
+    fn only_pending_may_become_a_final_state() {
+        for to in [Approved, Rejected, Cancelled] {
+            assert_eq!(may_become(to), [Pending]);
+        }
+        assert!(may_become(Pending).is_empty());
     }
 
     #[test]

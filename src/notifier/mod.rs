@@ -18,7 +18,9 @@ use tokio::task::JoinSet;
 
 use crate::db::notifications::{self, AttemptRecord, Claimed};
 use crate::db::{self, DbTimeouts, PgPool};
-use crate::domain::notification::{NotifyPolicy, Target, Verdict};
+use crate::domain::notification::{
+    AttemptOutcome, NotificationState, NotifyPolicy, Target, outcome_of,
+};
 use crate::metrics::Metrics;
 use crate::protocol::signature::{KeyRing, Signer};
 
@@ -153,9 +155,7 @@ async fn run(
 
 /// One attempt: send, judge, record.
 async fn attempt(config: &NotifierConfig, clients: &send::Clients, claimed: Claimed) {
-    let Some(target) = Target::parse(&claimed.target) else {
-        return;
-    };
+    let target = claimed.target;
     let started_at = Utc::now();
     let clock = Instant::now();
     let sent = match target {
@@ -174,62 +174,37 @@ async fn attempt(config: &NotifierConfig, clients: &send::Clients, claimed: Clai
         .observe(elapsed.as_secs_f64());
 
     let round = u32::try_from(claimed.round_attempts).unwrap_or(u32::MAX);
-    let (outcome, next_attempt_at) = match sent.verdict {
-        Verdict::Delivered => ("delivered", None),
-        Verdict::Failed => ("failed", None),
-        Verdict::Retry => match config.policy.schedule(target).next_gap(round) {
-            Some(gap) => (
-                "retry",
-                Some(Utc::now() + chrono::Duration::from_std(gap).unwrap_or_default()),
-            ),
-            None => ("dead", None),
-        },
+    let (outcome, gap) = outcome_of(sent.verdict, config.policy.schedule(target), round);
+    let next_attempt_at =
+        gap.map(|gap| Utc::now() + chrono::Duration::from_std(gap).unwrap_or_default());
+    let counter = match outcome {
+        AttemptOutcome::Delivered => &config.metrics.notifications_delivered,
+        AttemptOutcome::Retry => &config.metrics.notifications_retried,
+        AttemptOutcome::Failed => &config.metrics.notifications_failed,
+        AttemptOutcome::Dead => &config.metrics.notifications_dead,
     };
-    match outcome {
-        "delivered" => config
-            .metrics
-            .notifications_delivered
-            .get_or_create(&label)
-            .inc(),
-        "retry" => config
-            .metrics
-            .notifications_retried
-            .get_or_create(&label)
-            .inc(),
-        "failed" => config
-            .metrics
-            .notifications_failed
-            .get_or_create(&label)
-            .inc(),
-        _ => config
-            .metrics
-            .notifications_dead
-            .get_or_create(&label)
-            .inc(),
-    };
-    let level_is_error = matches!(outcome, "failed" | "dead");
-    if level_is_error {
-        tracing::error!(
+    counter.get_or_create(&label).inc();
+    match outcome.state() {
+        NotificationState::Failed | NotificationState::Dead => tracing::error!(
             registration_request_id = %claimed.registration_request_id,
             target = target.as_str(),
             attempt = claimed.attempts,
-            outcome,
+            outcome = outcome.as_str(),
             result_code = sent.result_code.as_deref().unwrap_or(""),
             error = sent.error.as_deref().unwrap_or(""),
             "notification not delivered"
-        );
-    } else {
-        tracing::info!(
+        ),
+        NotificationState::Pending | NotificationState::Delivered => tracing::info!(
             registration_request_id = %claimed.registration_request_id,
             target = target.as_str(),
             attempt = claimed.attempts,
-            outcome,
+            outcome = outcome.as_str(),
             http_status = sent.http_status.unwrap_or(0),
             result_code = sent.result_code.as_deref().unwrap_or(""),
             error = sent.error.as_deref().unwrap_or(""),
             elapsed_ms = elapsed.as_millis() as u64,
             "notification attempt"
-        );
+        ),
     }
     let record = AttemptRecord {
         started_at,

@@ -21,7 +21,17 @@ impl ResultStatus {
 }
 
 /// Every result code this server emits or understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum ResultCode {
     Success,
     RegistrationInProcess,

@@ -7,7 +7,6 @@ use anyhow::Context as _;
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
 
-use crate::db::review;
 use crate::domain::notification::NotifyPolicy;
 use crate::domain::review::Decision;
 
@@ -166,7 +165,7 @@ pub fn decision_latency(
         .collect();
     let policy = NotifyPolicy::default();
     for id in ids {
-        review::decide(&mut conn, id, &Decision::Approve, "bench", &policy)?;
+        crate::workflow::decision::decide(&mut conn, id, &Decision::Approve, "bench", &policy)?;
         std::thread::sleep(pause);
     }
     let deadline = Instant::now() + wait;

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use mpp_registrar::db::review::decide;
 use mpp_registrar::domain::notification::NotifyPolicy;
 use mpp_registrar::domain::review::Decision;
 use mpp_registrar::pgcluster::PrivateCluster;
 use mpp_registrar::protocol::paths;
 use mpp_registrar::simulate::gateway::Behaviour;
+use mpp_registrar::workflow::decision::decide;
 
 use crate::helpers::*;
 use crate::processes::*;

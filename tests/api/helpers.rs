@@ -582,7 +582,13 @@ pub fn query_count(conn: &mut PgConnection, sql: &str) -> i64 {
 pub fn create_user(db: &TestDb, username: &str, password: &str, role: &str) {
     let hash = mpp_registrar::admin::password::hash_password(password).unwrap();
     assert!(
-        mpp_registrar::db::users::insert_user(&mut db.connect(), username, &hash, role).unwrap()
+        mpp_registrar::db::users::insert_user(
+            &mut db.connect(),
+            username,
+            &hash,
+            mpp_registrar::domain::user::Role::parse(role).expect("a role"),
+        )
+        .unwrap()
     );
 }
 

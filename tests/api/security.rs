@@ -429,3 +429,41 @@ async fn invisible_characters_are_flagged_and_shown_spelled_out() {
         assert!(!page.html.contains('\u{202e}') && !page.html.contains('\u{200b}'));
     }
 }
+
+/// Sessions past their idle or absolute lifetime are removed on a schedule
+/// (the first sweep runs at start), not only when their cookie comes back.
+#[tokio::test]
+async fn expired_sessions_are_swept_without_a_visit() {
+    let db = TestDb::new();
+    create_user(&db, "sam", PASSWORD, "reviewer");
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at)
+             SELECT decode(h, 'hex'), u.id, 'c', now() - c::interval, now() - s::interval
+               FROM users u,
+                    (VALUES ('01', '1 hour', '2 hours'),   -- idle too long
+                            ('02', '13 hours', '1 minute'), -- past its maximum age
+                            ('03', '1 hour', '1 minute')    -- live
+                    ) AS v (h, c, s)
+              WHERE u.username = 'sam'",
+        ),
+        &mut db.connect(),
+    )
+    .unwrap();
+    let app = spawn_app_with(db, |_| {}).await;
+    let started = std::time::Instant::now();
+    loop {
+        let left = query_strings(
+            &mut app.db.connect(),
+            "SELECT encode(id_hash, 'hex') AS v FROM sessions ORDER BY 1",
+        );
+        if left == ["03"] {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{left:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
