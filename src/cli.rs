@@ -10,6 +10,8 @@ use crate::domain::notification::{NotificationState, Target};
 use crate::domain::user::Role;
 use crate::telemetry::LogFormat;
 
+pub const DEV_CLIENT_ID: &str = "SANDBOX_MPP_REGISTRAR_DEV";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mpp-registrar",
@@ -140,7 +142,7 @@ pub enum SimulateCommand {
         requests: usize,
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: String,
-        #[arg(long, env = "MPP_CLIENT_ID", default_value = crate::config::DEV_CLIENT_ID)]
+        #[arg(long, env = "MPP_CLIENT_ID", default_value = DEV_CLIENT_ID)]
         client_id: String,
         #[arg(long, env = "MPP_DATA_DIR", default_value = "var")]
         data_dir: PathBuf,
@@ -247,7 +249,7 @@ pub struct SimulateInquiryArgs {
 #[derive(Debug, Clone, Args)]
 pub struct AlipaySigning {
     /// The Client-Id to send (the server's MPP_CLIENT_ID).
-    #[arg(long, env = "MPP_CLIENT_ID", default_value = crate::config::DEV_CLIENT_ID)]
+    #[arg(long, env = "MPP_CLIENT_ID", default_value = DEV_CLIENT_ID)]
     pub client_id: String,
     /// Alipay+'s private key, to sign requests. Default: the dev key under MPP_DATA_DIR/keys.
     #[arg(long)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::ServeArgs;
+use crate::cli::{DEV_CLIENT_ID, ServeArgs};
 use crate::db::DbTimeouts;
 use crate::domain::ApprovalMode;
 use crate::domain::notification::{NotifyPolicy, Schedule};
@@ -17,7 +17,6 @@ use crate::protocol::keys;
 use crate::protocol::signature::{KeyRing, Signer};
 
 /// The Client-Id used when MPP_CLIENT_ID is unset (development only).
-pub const DEV_CLIENT_ID: &str = "SANDBOX_MPP_REGISTRAR_DEV";
 
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -146,7 +146,8 @@ impl PrivateCluster {
             .stdout(Stdio::null())
             .status()
             .context("cannot run pg_ctl stop")?;
-        if !status.success() {
+        // Already stopped (by an operator, say) is stopped.
+        if !status.success() && self.is_running() {
             bail!("pg_ctl stop failed ({status})");
         }
         Ok(())
@@ -344,11 +345,25 @@ impl PrivateCluster {
             "-m".into(),
             "fast".into(),
         ]);
+        // Only the server started here: once this process is gone, another
+        // may have stopped it and started the cluster anew, and that server
+        // is not ours to stop.
+        let pid_file = self.data.join("postmaster.pid");
+        let postmaster = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_owned))
+            .unwrap_or_default();
         Command::new("sh")
             .arg("-c")
-            .arg(r#"pid=$1; shift; while kill -0 "$pid" 2>/dev/null; do sleep 1; done; exec "$@" >/dev/null 2>&1"#)
+            .arg(
+                r#"pid=$1; pm=$2; file=$3; shift 3
+                   while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+                   [ "$(head -n 1 "$file" 2>/dev/null)" = "$pm" ] && exec "$@" >/dev/null 2>&1"#,
+            )
             .arg("watchdog")
             .arg(std::process::id().to_string())
+            .arg(postmaster)
+            .arg(&pid_file)
             .args(argv)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -7,7 +7,7 @@ use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
 use super::login::see_other;
-use super::views::page_response;
+use super::render::page_response;
 use super::views::{
     AttemptItem, AuditItem, DetailPage, Flash, HistoryItem, Nav, NotificationItem, Section,
     format_age, format_decided, format_time,

@@ -9,6 +9,7 @@ mod login;
 mod notifications;
 pub mod password;
 mod queue;
+mod render;
 mod users;
 mod views;
 

@@ -7,7 +7,7 @@ use super::AdminContext;
 use super::auth::{self, Reviewer};
 use super::error::AdminError;
 use super::login::see_other;
-use super::views::page_response;
+use super::render::page_response;
 use super::views::{Flash, Nav, NotificationItem, NotificationsPage};
 use crate::db;
 use crate::db::notifications::{self, RedriveFilter};

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
-use super::views::page_response;
+use super::render::page_response;
 use super::views::{
     CountLink, Flash, Nav, QueueItem, QueuePage, format_age, format_decided, format_time,
 };

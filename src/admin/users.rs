@@ -7,7 +7,7 @@ use super::AdminContext;
 use super::auth::{self, Reviewer};
 use super::error::AdminError;
 use super::login::see_other;
-use super::views::page_response;
+use super::render::page_response;
 use super::views::{Flash, Nav, UserItem, UsersPage, format_time};
 use crate::db::audit::{self, NewAuditEntry, action};
 use crate::db::{self, users};

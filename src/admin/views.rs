@@ -310,18 +310,6 @@ impl UsersPage {
     }
 }
 
-/// A rendered page as a 200 response.
-pub fn page_response(
-    page: &impl Template,
-) -> Result<actix_web::HttpResponse, super::error::AdminError> {
-    let body = page
-        .render()
-        .map_err(|e| super::error::AdminError::Internal(e.to_string()))?;
-    Ok(actix_web::HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
-}
-
 /// "2026-11-22 03:45:12 UTC by alice", or nothing while undecided.
 pub fn format_decided(at: Option<DateTime<Utc>>, by: Option<&str>) -> String {
     match (at, by) {

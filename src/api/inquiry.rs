@@ -4,7 +4,7 @@
 use actix_web::web::Bytes;
 
 use super::ApsContext;
-use super::aps::{ApsError, Reply};
+use super::error::{ApsError, Reply};
 use crate::db::registrations::{self as store, InquiryRow};
 use crate::db::{self, DbError};
 use crate::domain::inquiry::{Known, Query, Reported, aggregate, latest_per_key, report, validate};

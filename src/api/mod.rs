@@ -2,6 +2,7 @@
 
 mod answers;
 mod aps;
+mod error;
 mod health;
 mod inquiry;
 pub mod openapi;

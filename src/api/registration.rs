@@ -4,7 +4,7 @@
 use actix_web::web::Bytes;
 
 use super::ApsContext;
-use super::aps::{ApsError, Reply};
+use super::error::{ApsError, Reply};
 use crate::db;
 use crate::domain::registration::{flag_invisible_characters, readable_request_id, validate};
 use crate::protocol::canonical;

@@ -46,13 +46,12 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<PooledPg, Self::Error> {
         let mut conn = self.inner.connect()?;
         // The server works as `APP_ROLE`. Bounded statements, and no session
-        // left holding locks while idle in a transaction. Every query of the
-        // server has an index to use; without `enable_seqscan = off` a
-        // prepared statement planned while a table was still small would keep
-        // a sequential-scan plan as the table grows.
+        // left holding locks while idle in a transaction. The planner is left
+        // alone: every query has an index that fits its shape, and a cached
+        // plan is made again when ANALYZE sees a table grow.
         conn.batch_execute(&format!(
             "SET ROLE {APP_ROLE}; SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
-             SET idle_in_transaction_session_timeout = 60000; SET enable_seqscan = off",
+             SET idle_in_transaction_session_timeout = 60000",
             ms = self.statement_timeout_ms
         ))
         .map_err(diesel::r2d2::Error::QueryError)?;
@@ -196,7 +195,11 @@ where
     F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
 {
     let pool = pool.clone();
+    // The caller's span (an HTTP request, a notification attempt) goes with
+    // the work onto the blocking thread, so its lines stay with the request's.
+    let span = tracing::Span::current();
     let task = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let mut pooled = pool.get()?;
         let result = work(&mut pooled.conn);
         if result.is_err() && !is_writable(&mut pooled.conn) {

@@ -7,6 +7,7 @@ use super::admission::RegistrationKey;
 use super::registration::FieldError;
 use super::status::RegistrationStatus;
 use crate::protocol::inquiry::InquiryRequest;
+use crate::protocol::limits;
 use crate::protocol::registration::ProductCode;
 
 /// What a valid query asks for.
@@ -44,9 +45,21 @@ pub fn validate(req: &InquiryRequest) -> Result<Query, FieldError> {
             Some(s) => Ok(Some(s.to_owned())),
         }
     };
-    let request_id = text("registrationRequestId", &req.registration_request_id, 64)?;
-    let merchant_id = text("referenceMerchantId", &req.reference_merchant_id, 64)?;
-    let store_id = text("referenceStoreId", &req.reference_store_id, 32)?;
+    let request_id = text(
+        "registrationRequestId",
+        &req.registration_request_id,
+        limits::REQUEST_ID,
+    )?;
+    let merchant_id = text(
+        "referenceMerchantId",
+        &req.reference_merchant_id,
+        limits::MERCHANT_ID,
+    )?;
+    let store_id = text(
+        "referenceStoreId",
+        &req.reference_store_id,
+        limits::STORE_ID,
+    )?;
     match (request_id, merchant_id) {
         (Some(registration_request_id), reference_merchant_id) => Ok(Query::ByRequest {
             registration_request_id,

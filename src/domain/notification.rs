@@ -231,7 +231,7 @@ pub fn alipay_body(decided: &DecidedRegistration<'_>) -> Option<String> {
         RegistrationStatus::Pending => return None,
         RegistrationStatus::Rejected => Some(truncate(
             decided.reason.unwrap_or("Rejected by the wallet."),
-            1024,
+            crate::protocol::limits::REJECTION_REASON,
         )),
         RegistrationStatus::Approved | RegistrationStatus::Cancelled => None,
     };

@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use crate::protocol::limits;
 use crate::protocol::registration::{
     Address, Attachment, ContactInfo, MerchantInfo, ProductCode, RegistrationDetail,
     RegistrationRequest, StoreInfo, WebSite,
@@ -44,9 +45,6 @@ pub struct Registration {
     pub review_flags: Vec<String>,
 }
 
-/// The longest `registrationRequestId` (seed 001).
-const REQUEST_ID_MAX: usize = 64;
-
 const REGISTRATION_TYPES: &[&str] = &[
     "ENTERPRISE_REGISTRATION_NO",
     "INDEPENDENT_CONTRACTOR_LICENSE_NO",
@@ -80,7 +78,7 @@ pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
     let registration_request_id = v.required(
         "registrationRequestId",
         &req.registration_request_id,
-        REQUEST_ID_MAX,
+        limits::REQUEST_ID,
     )?;
     let product_codes = product_codes(&req.product_codes)?;
     let needs_display_name = product_codes.iter().any(|c| {
@@ -108,11 +106,15 @@ pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
         None => None,
     };
 
-    let notify_url = v.optional("registrationNotifyUrl", &req.registration_notify_url, 2048)?;
+    let notify_url = v.optional(
+        "registrationNotifyUrl",
+        &req.registration_notify_url,
+        limits::URL,
+    )?;
     let notify_url_antom = v.optional(
         "registrationNotifyURL",
         &req.registration_notify_url_antom,
-        2048,
+        limits::URL,
     )?;
     let registration_notify_url = match (notify_url, notify_url_antom) {
         (Some(a), Some(b)) if a != b => {
@@ -128,7 +130,11 @@ pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
     {
         v.flag("registrationNotifyUrl is not https: the merchant will not be notified");
     }
-    v.opaque("passThroughInfo", &req.pass_through_info, 20000)?;
+    v.opaque(
+        "passThroughInfo",
+        &req.pass_through_info,
+        limits::PASS_THROUGH_INFO,
+    )?;
 
     let merchant_name = m
         .display_name
@@ -171,7 +177,7 @@ pub fn flag_invisible_characters(registration: &mut Registration, body: &Value) 
 /// else the repeat carries.
 pub fn readable_request_id(body: &Value) -> Option<&str> {
     let id = body.get("registrationRequestId")?.as_str()?;
-    check_text("registrationRequestId", id, REQUEST_ID_MAX, false).ok()?;
+    check_text("registrationRequestId", id, limits::REQUEST_ID, false).ok()?;
     Some(id)
 }
 
@@ -284,12 +290,12 @@ impl Validator {
         let reference_merchant_id = self.required(
             "merchantInfo.referenceMerchantId",
             &m.reference_merchant_id,
-            64,
+            limits::MERCHANT_ID,
         )?;
         let display_name = self.optional(
             "merchantInfo.merchantDisplayName",
             &m.merchant_display_name,
-            64,
+            limits::DISPLAY_NAME,
         )?;
         if needs_display_name && display_name.is_none() {
             return Err(FieldError {
@@ -298,10 +304,14 @@ impl Validator {
                     .into(),
             });
         }
-        let mcc = self.required("merchantInfo.merchantMCC", &m.merchant_mcc, 32)?;
+        let mcc = self.required("merchantInfo.merchantMCC", &m.merchant_mcc, limits::MCC)?;
         if let Some(logo) = &m.logo {
-            self.required("merchantInfo.logo.logoName", &logo.logo_name, 64)?;
-            self.optional("merchantInfo.logo.logoUrl", &logo.logo_url, 2048)?;
+            self.required(
+                "merchantInfo.logo.logoName",
+                &logo.logo_name,
+                limits::LOGO_NAME,
+            )?;
+            self.optional("merchantInfo.logo.logoUrl", &logo.logo_url, limits::URL)?;
         }
         for (i, site) in m.websites.iter().flatten().enumerate() {
             self.website(&format!("merchantInfo.websites[{i}]"), site)?;
@@ -326,10 +336,14 @@ impl Validator {
     }
 
     fn website(&mut self, path: &str, site: &WebSite) -> Result<(), FieldError> {
-        self.required(&format!("{path}.url"), &site.url, 2048)?;
-        self.optional(&format!("{path}.name"), &site.name, 256)?;
-        self.optional(&format!("{path}.desc"), &site.desc, 256)?;
-        self.optional(&format!("{path}.type"), &site.site_type, 32)?;
+        self.required(&format!("{path}.url"), &site.url, limits::URL)?;
+        self.optional(&format!("{path}.name"), &site.name, limits::WEBSITE_NAME)?;
+        self.optional(&format!("{path}.desc"), &site.desc, limits::WEBSITE_DESC)?;
+        self.optional(
+            &format!("{path}.type"),
+            &site.site_type,
+            limits::WEBSITE_TYPE,
+        )?;
         Ok(())
     }
 
@@ -338,21 +352,29 @@ impl Validator {
         d: &'a RegistrationDetail,
     ) -> Result<(&'a str, Option<&'a str>), FieldError> {
         const P: &str = "merchantInfo.registrationDetail";
-        let legal_name = self.required(&format!("{P}.legalName"), &d.legal_name, 256)?;
+        let legal_name =
+            self.required(&format!("{P}.legalName"), &d.legal_name, limits::LEGAL_NAME)?;
         for (i, a) in d.attachments.iter().flatten().enumerate() {
             self.attachment(&format!("{P}.attachments[{i}]"), a)?;
         }
         for (i, c) in d.contact_info.iter().flat_map(|l| l.0.iter()).enumerate() {
             self.contact(&format!("{P}.contactInfo[{i}]"), c)?;
         }
-        let registration_type =
-            self.required(&format!("{P}.registrationType"), &d.registration_type, 64)?;
+        let registration_type = self.required(
+            &format!("{P}.registrationType"),
+            &d.registration_type,
+            limits::REGISTRATION_TYPE,
+        )?;
         self.lenient_enum(
             &format!("{P}.registrationType"),
             Some(registration_type),
             REGISTRATION_TYPES,
         );
-        self.required(&format!("{P}.registrationNo"), &d.registration_no, 64)?;
+        self.required(
+            &format!("{P}.registrationNo"),
+            &d.registration_no,
+            limits::REGISTRATION_NO,
+        )?;
         let registered_region = match &d.registration_address {
             Some(a) => Some(self.address(&format!("{P}.registrationAddress"), a)?),
             None => {
@@ -360,7 +382,11 @@ impl Validator {
                 None
             }
         };
-        let business_type = self.optional(&format!("{P}.businessType"), &d.business_type, 32)?;
+        let business_type = self.optional(
+            &format!("{P}.businessType"),
+            &d.business_type,
+            limits::BUSINESS_TYPE,
+        )?;
         match business_type {
             Some(_) => {
                 self.lenient_enum(&format!("{P}.businessType"), business_type, BUSINESS_TYPES)
@@ -370,63 +396,98 @@ impl Validator {
         self.optional(
             &format!("{P}.registrationEffectiveDate"),
             &d.registration_effective_date,
-            64,
+            limits::DATE,
         )?;
         self.optional(
             &format!("{P}.registrationExpireDate"),
             &d.registration_expire_date,
-            64,
+            limits::DATE,
         )?;
         Ok((legal_name, registered_region))
     }
 
     fn attachment(&mut self, path: &str, a: &Attachment) -> Result<(), FieldError> {
-        let kind = self.required(&format!("{path}.attachmentType"), &a.attachment_type, 32)?;
+        let kind = self.required(
+            &format!("{path}.attachmentType"),
+            &a.attachment_type,
+            limits::ATTACHMENT_TYPE,
+        )?;
         self.lenient_enum(
             &format!("{path}.attachmentType"),
             Some(kind),
             ATTACHMENT_TYPES,
         );
-        self.required(&format!("{path}.file"), &a.file, 1024)?;
-        self.optional(&format!("{path}.attachmentName"), &a.attachment_name, 128)?;
-        self.optional(&format!("{path}.fileKey"), &a.file_key, 256)?;
+        self.required(&format!("{path}.file"), &a.file, limits::ATTACHMENT_FILE)?;
+        self.optional(
+            &format!("{path}.attachmentName"),
+            &a.attachment_name,
+            limits::ATTACHMENT_NAME,
+        )?;
+        self.optional(&format!("{path}.fileKey"), &a.file_key, limits::FILE_KEY)?;
         Ok(())
     }
 
     fn contact(&mut self, path: &str, c: &ContactInfo) -> Result<(), FieldError> {
-        self.required(&format!("{path}.contactNo"), &c.contact_no, 64)?;
-        let kind = self.required(&format!("{path}.contactType"), &c.contact_type, 32)?;
+        self.required(
+            &format!("{path}.contactNo"),
+            &c.contact_no,
+            limits::CONTACT_NO,
+        )?;
+        let kind = self.required(
+            &format!("{path}.contactType"),
+            &c.contact_type,
+            limits::CONTACT_TYPE,
+        )?;
         self.lenient_enum(&format!("{path}.contactType"), Some(kind), CONTACT_TYPES);
         Ok(())
     }
 
     /// Validates an Address and returns its region.
     fn address<'a>(&mut self, path: &str, a: &'a Address) -> Result<&'a str, FieldError> {
-        let region = self.required(&format!("{path}.region"), &a.region, 2)?;
-        if region.len() != 2 || !region.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let region = self.required(&format!("{path}.region"), &a.region, limits::REGION)?;
+        if region.len() != limits::REGION || !region.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(FieldError {
                 path: format!("{path}.region"),
                 problem: "must be a two-letter ISO 3166-1 code".into(),
             });
         }
-        self.optional(&format!("{path}.state"), &a.state, 8)?;
-        self.optional(&format!("{path}.city"), &a.city, 32)?;
-        self.optional(&format!("{path}.address1"), &a.address1, 256)?;
-        self.optional(&format!("{path}.address2"), &a.address2, 256)?;
-        self.optional(&format!("{path}.address3"), &a.address3, 256)?;
-        self.optional(&format!("{path}.zipCode"), &a.zip_code, 32)?;
-        self.optional(&format!("{path}.country"), &a.country, 64)?;
-        self.optional(&format!("{path}.label"), &a.label, 64)?;
+        self.optional(&format!("{path}.state"), &a.state, limits::STATE)?;
+        self.optional(&format!("{path}.city"), &a.city, limits::CITY)?;
+        self.optional(
+            &format!("{path}.address1"),
+            &a.address1,
+            limits::ADDRESS_LINE,
+        )?;
+        self.optional(
+            &format!("{path}.address2"),
+            &a.address2,
+            limits::ADDRESS_LINE,
+        )?;
+        self.optional(
+            &format!("{path}.address3"),
+            &a.address3,
+            limits::ADDRESS_LINE,
+        )?;
+        self.optional(&format!("{path}.zipCode"), &a.zip_code, limits::ZIP_CODE)?;
+        self.optional(&format!("{path}.country"), &a.country, limits::COUNTRY)?;
+        self.optional(&format!("{path}.label"), &a.label, limits::ADDRESS_LABEL)?;
         Ok(region)
     }
 
     fn store_info<'a>(&mut self, s: &'a StoreInfo) -> Result<StoreFacts<'a>, FieldError> {
         const P: &str = "storeInfo";
-        let reference_store_id =
-            self.required(&format!("{P}.referenceStoreId"), &s.reference_store_id, 32)?;
-        let name = self.optional(&format!("{P}.storeName"), &s.store_name, 256)?;
-        self.optional(&format!("{P}.storeDisplayName"), &s.store_display_name, 256)?;
-        let mcc = self.optional(&format!("{P}.storeMCC"), &s.store_mcc, 32)?;
+        let reference_store_id = self.required(
+            &format!("{P}.referenceStoreId"),
+            &s.reference_store_id,
+            limits::STORE_ID,
+        )?;
+        let name = self.optional(&format!("{P}.storeName"), &s.store_name, limits::STORE_NAME)?;
+        self.optional(
+            &format!("{P}.storeDisplayName"),
+            &s.store_display_name,
+            limits::STORE_NAME,
+        )?;
+        let mcc = self.optional(&format!("{P}.storeMCC"), &s.store_mcc, limits::MCC)?;
         let region = match &s.store_address {
             Some(a) => Some(self.address(&format!("{P}.storeAddress"), a)?),
             None => None,
@@ -444,17 +505,29 @@ impl Validator {
             self.optional(
                 &format!("{P}.storeContacts[{i}].fullName"),
                 &c.full_name,
-                128,
+                limits::CONTACT_FULL_NAME,
             )?;
             self.optional(
                 &format!("{P}.storeContacts[{i}].identificationId"),
                 &c.identification_id,
-                64,
+                limits::IDENTIFICATION_ID,
             )?;
         }
-        self.optional(&format!("{P}.storeTerminalId"), &s.store_terminal_id, 64)?;
-        self.optional(&format!("{P}.storeOperatorId"), &s.store_operator_id, 64)?;
-        self.optional(&format!("{P}.storePhoneNo"), &s.store_phone_no, 64)?;
+        self.optional(
+            &format!("{P}.storeTerminalId"),
+            &s.store_terminal_id,
+            limits::STORE_TERMINAL_ID,
+        )?;
+        self.optional(
+            &format!("{P}.storeOperatorId"),
+            &s.store_operator_id,
+            limits::STORE_OPERATOR_ID,
+        )?;
+        self.optional(
+            &format!("{P}.storePhoneNo"),
+            &s.store_phone_no,
+            limits::STORE_PHONE_NO,
+        )?;
         Ok(StoreFacts {
             reference_store_id,
             name: name.or(s.store_display_name.as_deref()),

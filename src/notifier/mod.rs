@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use crate::db::notifications::{self, AttemptRecord, Claimed};
 use crate::db::{self, DbTimeouts, PgPool};
@@ -127,10 +128,22 @@ async fn run(
                         break;
                     };
                     let (config, clients) = (config.clone(), clients.clone());
-                    in_flight.spawn(async move {
-                        attempt(&config, &clients, row).await;
-                        drop(permit);
-                    });
+                    // Every line of the attempt (sending, refusing an address,
+                    // recording) carries the notification and its registration.
+                    let span = tracing::info_span!(
+                        "notification",
+                        notification_id = row.id,
+                        registration_request_id = %row.registration_request_id,
+                        target = row.target.as_str(),
+                        attempt = row.attempts,
+                    );
+                    in_flight.spawn(
+                        async move {
+                            attempt(&config, &clients, row).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
                 }
             }
             Ok(_) => {

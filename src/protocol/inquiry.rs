@@ -8,11 +8,11 @@ use super::result::ApsResult;
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InquiryRequest {
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = super::limits::REQUEST_ID))]
     pub registration_request_id: Option<String>,
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = super::limits::MERCHANT_ID))]
     pub reference_merchant_id: Option<String>,
-    #[schemars(length(min = 1, max = 32))]
+    #[schemars(length(min = 1, max = super::limits::STORE_ID))]
     pub reference_store_id: Option<String>,
 }
 

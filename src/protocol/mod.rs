@@ -5,6 +5,7 @@ pub mod canonical;
 pub mod inquiry;
 pub mod json;
 pub mod keys;
+pub mod limits;
 pub mod notify;
 pub mod registration;
 pub mod result;

@@ -107,8 +107,11 @@ pub fn check_status_notification(body: &[u8]) -> Result<(), String> {
             "registrationResult",
         ],
     )?;
-    for id in ["referenceMerchantId", "registrationRequestId"] {
-        text(top, "", id, 64)?.ok_or_else(|| format!("{id}: missing"))?;
+    for (id, max) in [
+        ("referenceMerchantId", super::limits::MERCHANT_ID),
+        ("registrationRequestId", super::limits::REQUEST_ID),
+    ] {
+        text(top, "", id, max)?.ok_or_else(|| format!("{id}: missing"))?;
     }
     let result = match top.get("registrationResult") {
         None | Some(Value::Null) => return Err("registrationResult: missing".into()),
@@ -118,9 +121,19 @@ pub fn check_status_notification(body: &[u8]) -> Result<(), String> {
             &["registrationStatus", "rejectionReason"],
         )?,
     };
-    let status = text(result, "registrationResult.", "registrationStatus", 32)?
-        .ok_or("registrationResult.registrationStatus: missing")?;
-    let reason = text(result, "registrationResult.", "rejectionReason", 1024)?;
+    let status = text(
+        result,
+        "registrationResult.",
+        "registrationStatus",
+        super::limits::REGISTRATION_STATUS,
+    )?
+    .ok_or("registrationResult.registrationStatus: missing")?;
+    let reason = text(
+        result,
+        "registrationResult.",
+        "rejectionReason",
+        super::limits::REJECTION_REASON,
+    )?;
     match (status, reason) {
         ("REJECTED", None) => {
             Err("registrationResult.rejectionReason: required with REJECTED".into())

@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::limits;
+
 /// The closed list of product codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProductCode {
@@ -41,32 +43,32 @@ impl ProductCode {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationRequest {
-    #[schemars(required, length(min = 1, max = 64))]
+    #[schemars(required, length(min = 1, max = limits::REQUEST_ID))]
     pub registration_request_id: Option<String>,
     #[schemars(required, schema_with = "product_codes_schema")]
     pub product_codes: Option<Vec<String>>,
     #[schemars(required)]
     pub merchant_info: Option<MerchantInfo>,
     pub store_info: Option<StoreInfo>,
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(length(min = 1, max = limits::URL))]
     pub registration_notify_url: Option<String>,
     /// Antom / SDK spelling of the same field (A5).
     #[serde(rename = "registrationNotifyURL")]
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(length(min = 1, max = limits::URL))]
     pub registration_notify_url_antom: Option<String>,
-    #[schemars(length(min = 1, max = 20000))]
+    #[schemars(length(min = 1, max = limits::PASS_THROUGH_INFO))]
     pub pass_through_info: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MerchantInfo {
-    #[schemars(required, length(min = 1, max = 64))]
+    #[schemars(required, length(min = 1, max = limits::MERCHANT_ID))]
     pub reference_merchant_id: Option<String>,
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = limits::DISPLAY_NAME))]
     pub merchant_display_name: Option<String>,
     #[serde(rename = "merchantMCC")]
-    #[schemars(required, length(min = 1, max = 32))]
+    #[schemars(required, length(min = 1, max = limits::MCC))]
     pub merchant_mcc: Option<String>,
     pub logo: Option<Logo>,
     pub websites: Option<Vec<WebSite>>,
@@ -78,98 +80,120 @@ pub struct MerchantInfo {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Logo {
-    #[schemars(required, length(min = 1, max = 64))]
+    #[schemars(required, length(min = 1, max = limits::LOGO_NAME))]
     pub logo_name: Option<String>,
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(length(min = 1, max = limits::URL))]
     pub logo_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebSite {
+    #[schemars(length(min = 1, max = limits::WEBSITE_NAME))]
     pub name: Option<String>,
-    #[schemars(required, length(min = 1, max = 2048))]
+    #[schemars(required, length(min = 1, max = limits::URL))]
     pub url: Option<String>,
+    #[schemars(length(min = 1, max = limits::WEBSITE_DESC))]
     pub desc: Option<String>,
     #[serde(rename = "type")]
+    #[schemars(length(min = 1, max = limits::WEBSITE_TYPE))]
     pub site_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
-    #[schemars(required, length(min = 2, max = 2))]
+    #[schemars(required, length(min = 2, max = limits::REGION))]
     pub region: Option<String>,
-    #[schemars(length(min = 1, max = 8))]
+    #[schemars(length(min = 1, max = limits::STATE))]
     pub state: Option<String>,
-    #[schemars(length(min = 1, max = 32))]
+    #[schemars(length(min = 1, max = limits::CITY))]
     pub city: Option<String>,
+    #[schemars(length(min = 1, max = limits::ADDRESS_LINE))]
     pub address1: Option<String>,
+    #[schemars(length(min = 1, max = limits::ADDRESS_LINE))]
     pub address2: Option<String>,
+    #[schemars(length(min = 1, max = limits::ADDRESS_LINE))]
     pub address3: Option<String>,
+    #[schemars(length(min = 1, max = limits::ZIP_CODE))]
     pub zip_code: Option<String>,
+    #[schemars(length(min = 1, max = limits::COUNTRY))]
     pub country: Option<String>,
+    #[schemars(length(min = 1, max = limits::ADDRESS_LABEL))]
     pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationDetail {
-    #[schemars(required, length(min = 1, max = 256))]
+    #[schemars(required, length(min = 1, max = limits::LEGAL_NAME))]
     pub legal_name: Option<String>,
     pub attachments: Option<Vec<Attachment>>,
     /// An array in Alipay+ material, a single object in the Python SDK (A5).
     pub contact_info: Option<ContactInfoList>,
-    #[schemars(required, length(min = 1, max = 64))]
+    #[schemars(required, length(min = 1, max = limits::REGISTRATION_TYPE))]
     pub registration_type: Option<String>,
-    #[schemars(required, length(min = 1, max = 64))]
+    #[schemars(required, length(min = 1, max = limits::REGISTRATION_NO))]
     pub registration_no: Option<String>,
     pub registration_address: Option<Address>,
+    #[schemars(length(min = 1, max = limits::BUSINESS_TYPE))]
     pub business_type: Option<String>,
+    #[schemars(length(min = 1, max = limits::DATE))]
     pub registration_effective_date: Option<String>,
+    #[schemars(length(min = 1, max = limits::DATE))]
     pub registration_expire_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
-    #[schemars(required, length(min = 1, max = 32))]
+    #[schemars(required, length(min = 1, max = limits::ATTACHMENT_TYPE))]
     pub attachment_type: Option<String>,
-    #[schemars(required, length(min = 1, max = 1024))]
+    #[schemars(required, length(min = 1, max = limits::ATTACHMENT_FILE))]
     pub file: Option<String>,
+    #[schemars(length(min = 1, max = limits::ATTACHMENT_NAME))]
     pub attachment_name: Option<String>,
+    #[schemars(length(min = 1, max = limits::FILE_KEY))]
     pub file_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactInfo {
-    #[schemars(required, length(min = 1, max = 64))]
+    #[schemars(required, length(min = 1, max = limits::CONTACT_NO))]
     pub contact_no: Option<String>,
-    #[schemars(required, length(min = 1, max = 32))]
+    #[schemars(required, length(min = 1, max = limits::CONTACT_TYPE))]
     pub contact_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreInfo {
-    #[schemars(required, length(min = 1, max = 32))]
+    #[schemars(required, length(min = 1, max = limits::STORE_ID))]
     pub reference_store_id: Option<String>,
+    #[schemars(length(min = 1, max = limits::STORE_NAME))]
     pub store_name: Option<String>,
+    #[schemars(length(min = 1, max = limits::STORE_NAME))]
     pub store_display_name: Option<String>,
     #[serde(rename = "storeMCC")]
+    #[schemars(length(min = 1, max = limits::MCC))]
     pub store_mcc: Option<String>,
     pub store_address: Option<Address>,
     pub store_contacts: Option<Vec<StoreContact>>,
+    #[schemars(length(min = 1, max = limits::STORE_TERMINAL_ID))]
     pub store_terminal_id: Option<String>,
+    #[schemars(length(min = 1, max = limits::STORE_OPERATOR_ID))]
     pub store_operator_id: Option<String>,
+    #[schemars(length(min = 1, max = limits::STORE_PHONE_NO))]
     pub store_phone_no: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreContact {
+    #[schemars(length(min = 1, max = limits::CONTACT_FULL_NAME))]
     pub full_name: Option<String>,
+    #[schemars(length(min = 1, max = limits::IDENTIFICATION_ID))]
     pub identification_id: Option<String>,
 }
 

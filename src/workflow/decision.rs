@@ -49,6 +49,13 @@ pub fn decide(
         let to = recipients(answered, row.registration_notify_url.as_deref());
         let outgoing = notifications_for(&decided, to, policy);
         notifications::insert_outgoing(conn, row.id, &row.registration_request_id, &outgoing)?;
+        tracing::info!(
+            registration_request_id = %row.registration_request_id,
+            status = %decision.target(),
+            decided_by = reviewer,
+            notifications = outgoing.len(),
+            "decided"
+        );
         Ok(DecideOutcome::Decided(row))
     })
 }

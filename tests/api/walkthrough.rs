@@ -216,6 +216,31 @@ fn check_log(log: &str, private_key_pem: &str, session_cookie: &str) {
             .as_str()
             .is_some_and(|c| c.starts_with("mpp-registrar user add"))
     }));
+    // A decision's line, written in the database work, carries its HTTP
+    // request's span; a notification attempt's lines carry the notification.
+    let span_named = |line: &serde_json::Value, name: &str| -> Option<serde_json::Value> {
+        line["spans"]
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+    };
+    let decided = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "decided")
+        .expect("a decided line");
+    let http = span_named(decided, "http").expect("the request's span");
+    assert!(http["request_id"].is_string());
+    assert!(http["path"].as_str().unwrap().ends_with("/decision"));
+    let attempt = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "notification attempt")
+        .expect("an attempt line");
+    let notification = span_named(attempt, "notification").expect("the attempt's span");
+    assert_eq!(
+        notification["registration_request_id"],
+        decided["fields"]["registration_request_id"]
+    );
     let answered: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| l["fields"]["message"] == "answered")
