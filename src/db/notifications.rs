@@ -20,10 +20,12 @@ const NEED_A_PERSON: [NotificationState; 2] = [NotificationState::Failed, Notifi
 struct NewNotification<'a> {
     registration_id: i64,
     registration_request_id: &'a str,
-    target: Target,
+    // The stored spellings: diesel's `Insertable` derive wants expressions
+    // that borrow from the row, which the enums' own (static) ones do not.
+    target: &'static str,
     url: &'a str,
     body: String,
-    status: NotificationState,
+    status: &'static str,
     next_attempt_at: DateTime<Utc>,
     last_error: Option<&'a str>,
 }
@@ -45,10 +47,10 @@ pub fn insert_outgoing(
         .map(|o| NewNotification {
             registration_id,
             registration_request_id,
-            target: o.target,
+            target: o.target.as_str(),
             url: o.url,
             body: o.body.clone(),
-            status: o.state,
+            status: o.state.as_str(),
             next_attempt_at: now
                 + chrono::Duration::from_std(o.first_attempt_after).unwrap_or_default(),
             last_error: o.last_error,

@@ -12,17 +12,7 @@ use crate::protocol::result::ResultCode;
 use super::review::RejectCode;
 use super::status::RegistrationStatus;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     Alipay,
     Merchant,
@@ -45,17 +35,7 @@ impl Target {
 
 /// Where a notification stands. `Pending` is the only state a worker acts
 /// on; `Failed` and `Dead` wait for a person to re-drive them.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NotificationState {
     Pending,
     Delivered,
@@ -96,17 +76,7 @@ impl NotificationState {
 }
 
 /// How one attempt ended, as recorded with it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttemptOutcome {
     Delivered,
     /// Not delivered; the next attempt is scheduled.

@@ -8,16 +8,7 @@ use super::status::RegistrationStatus;
 pub const MAX_REASON_CHARS: usize = 1024;
 
 /// Why a merchant was rejected, as the merchant notification reports it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectCode {
     MissingOrIncorrectInfo,
     RejectForRisk,

@@ -440,3 +440,42 @@ async fn the_server_lives_through_a_failover_to_a_synchronous_standby() {
         decided_ids.len(),
     );
 }
+
+/// A pooled connection whose server turned read-only (as an old primary
+/// does when it comes back as a standby) is dropped after the write it
+/// refused, and the next unit of work gets a connection that can write.
+#[tokio::test]
+async fn a_connection_to_a_read_only_server_is_replaced() {
+    use mpp_registrar::db::{self, DbError, DbTimeouts};
+    let test_db = TestDb::new();
+    let pool = db::build_pool(&test_db.url, 1, DbTimeouts::default());
+    let write = |pool: &db::PgPool| {
+        let pool = pool.clone();
+        async move {
+            db::run(&pool, DbTimeouts::default(), |conn| {
+                diesel::RunQueryDsl::execute(
+                    diesel::sql_query(
+                        "INSERT INTO sign_in_attempts (username, address) VALUES ('probe', 'probe')",
+                    ),
+                    conn,
+                )
+                .map(|_| ())
+                .map_err(DbError::from)
+            })
+            .await
+        }
+    };
+    // The one pooled connection now sees a read-only server.
+    db::run(&pool, DbTimeouts::default(), |conn| {
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SET default_transaction_read_only = on"),
+            conn,
+        )
+        .map(|_| ())
+        .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
+    assert!(write(&pool).await.is_err(), "the read-only server refuses");
+    write(&pool).await.expect("a fresh connection writes");
+}
