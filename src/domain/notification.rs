@@ -7,7 +7,7 @@ use crate::protocol::notify::{
     MerchantNotification, NOTIFY_TYPE_REGISTRATION_RESULT, RegistrationResult,
     RegistrationStatusNotification,
 };
-use crate::protocol::result::ResultCode;
+use crate::protocol::result::{ResultCode, ResultStatus};
 
 use super::review::RejectCode;
 use super::status::RegistrationStatus;
@@ -282,18 +282,20 @@ pub fn judge_alipay_answer(
         return Verdict::Retry;
     }
     let code = result_code.and_then(ResultCode::parse);
-    match result_status {
-        Some("S") => Verdict::Delivered,
-        Some("F") if code == Some(ResultCode::RequestTrafficExceedLimit) => Verdict::Retry,
-        Some("F") => Verdict::Failed,
-        // U, or a letter we do not know, is unknown: retry.
-        _ => Verdict::Retry,
+    // A letter the protocol does not define is as unknown as U.
+    match result_status.and_then(ResultStatus::parse) {
+        Some(ResultStatus::S) => Verdict::Delivered,
+        Some(ResultStatus::F) if code == Some(ResultCode::RequestTrafficExceedLimit) => {
+            Verdict::Retry
+        }
+        Some(ResultStatus::F) => Verdict::Failed,
+        Some(ResultStatus::U) | None => Verdict::Retry,
     }
 }
 
 /// The merchant's acknowledgement: HTTP 200 and `result.resultStatus` S.
 pub fn judge_merchant_answer(http_ok: bool, result_status: Option<&str>) -> Verdict {
-    if http_ok && result_status == Some("S") {
+    if http_ok && result_status.and_then(ResultStatus::parse) == Some(ResultStatus::S) {
         Verdict::Delivered
     } else {
         Verdict::Retry

@@ -18,6 +18,13 @@ impl ResultStatus {
             ResultStatus::U => "U",
         }
     }
+
+    /// `None` for a letter the protocol does not define.
+    pub fn parse(s: &str) -> Option<ResultStatus> {
+        [ResultStatus::S, ResultStatus::F, ResultStatus::U]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 /// Every result code this server emits or understands.
