@@ -262,7 +262,7 @@ pub struct AlipaySigning {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a reviewer account; the password is read from standard input (one line).
+    /// Create an account: the password is asked twice, hidden, on a terminal; else one line of standard input.
     Add {
         #[arg(long)]
         username: String,
@@ -273,6 +273,42 @@ pub enum UserCommand {
     },
     /// Clear a user's failed sign-ins, so that sign-in is no longer refused for them (audited).
     Unlock {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List the accounts: username, role, enabled, last sign-in.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Disable an account; its sessions end (audited).
+    Disable {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Enable a disabled account (audited).
+    Enable {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Change an account's role (audited).
+    SetRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Set an account's password: asked twice, hidden, on a terminal; else one line of standard input.
+    /// The account's sessions end (audited).
+    SetPassword {
         #[arg(long)]
         username: String,
         #[command(flatten)]

@@ -21,26 +21,9 @@ async fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::Generate { out },
         } => generate_keys(&out),
-        Command::User {
-            command:
-                UserCommand::Add {
-                    username,
-                    role,
-                    database,
-                },
-        } => {
-            let mut line = String::new();
-            match std::io::stdin().read_line(&mut line) {
-                Ok(_) => tokio::task::spawn_blocking(move || {
-                    startup::add_user(&username, role, &database, &line)
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.into())),
-                Err(e) => Err(anyhow::anyhow!(
-                    "cannot read the password from standard input: {e}"
-                )),
-            }
-        }
+        Command::User { command } => tokio::task::spawn_blocking(move || user_command(command))
+            .await
+            .unwrap_or_else(|e| Err(e.into())),
         Command::Psql { database, args } => {
             return match tokio::task::spawn_blocking(move || commands::psql(&database, &args)).await
             {
@@ -55,11 +38,6 @@ async fn main() -> ExitCode {
                 }
             };
         }
-        Command::User {
-            command: UserCommand::Unlock { username, database },
-        } => tokio::task::spawn_blocking(move || startup::unlock_user(&username, &database))
-            .await
-            .unwrap_or_else(|e| Err(e.into())),
         Command::Notifications {
             command:
                 NotificationsCommand::Retry {
@@ -155,4 +133,32 @@ fn generate_keys(out: &std::path::Path) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// `mpp-registrar user ...`, on a blocking thread (database and terminal I/O).
+fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    use mpp_registrar::accounts;
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            database,
+        } => accounts::add(&username, role, &database, &accounts::read_new_password()?),
+        UserCommand::Unlock { username, database } => accounts::unlock(&username, &database),
+        UserCommand::List { database } => accounts::list(&database),
+        UserCommand::Disable { username, database } => {
+            accounts::set_enabled(&username, false, &database)
+        }
+        UserCommand::Enable { username, database } => {
+            accounts::set_enabled(&username, true, &database)
+        }
+        UserCommand::SetRole {
+            username,
+            role,
+            database,
+        } => accounts::set_role(&username, role, &database),
+        UserCommand::SetPassword { username, database } => {
+            accounts::set_password(&username, &database, &accounts::read_new_password()?)
+        }
+    }
 }

@@ -14,14 +14,11 @@ use crate::body_limit;
 use crate::cli::{DatabaseArgs, ServeArgs};
 use crate::config::{KeySources, Settings};
 use crate::db;
-use crate::db::audit::{NewAuditEntry, action};
-use crate::domain::user::{Role, check_password, check_username};
 use crate::housekeeping::Housekeeping;
 use crate::metrics::Metrics;
 use crate::notifier::{self, NotifierConfig, NotifierHandle};
 use crate::pgcluster::PrivateCluster;
 use crate::telemetry;
-use diesel::Connection as _;
 
 /// The database of the private cluster.
 const PRIVATE_DATABASE: &str = "mpp_registrar";
@@ -367,75 +364,6 @@ fn announce(
             "no accounts yet: create the first one with this command (same environment as the server; it reads the password from standard input)"
         );
     }
-}
-
-/// `mpp-registrar user add`: the password comes from standard input.
-pub fn add_user(
-    username: &str,
-    role: Role,
-    database: &DatabaseArgs,
-    password_line: &str,
-) -> anyhow::Result<()> {
-    check_username(username).map_err(anyhow::Error::msg)?;
-    let password = password_line.trim_end_matches(['\r', '\n']);
-    check_password(password).map_err(anyhow::Error::msg)?;
-    let hash = password::hash_password(password)?;
-    let (database_url, cluster) = resolve_database(database)?;
-    let result = (|| {
-        db::run_migrations(&database_url)?;
-        let mut conn = db::connect_as_app(&database_url)?;
-        conn.transaction(|conn| {
-            if !db::users::insert_user(conn, username, &hash, role)? {
-                anyhow::bail!("a user named {username:?} already exists");
-            }
-            let detail = format!("user {username} ({})", role.as_str());
-            let entry = NewAuditEntry {
-                actor: "cli",
-                action: action::USER_CREATED,
-                detail: Some(&detail),
-                ..Default::default()
-            };
-            db::audit::insert_entry(conn, &entry)?;
-            Ok(())
-        })
-    })();
-    if let Some(cluster) = cluster {
-        cluster.stop()?;
-    }
-    result?;
-    println!("created {} {username:?}", role.as_str());
-    Ok(())
-}
-
-/// `mpp-registrar user unlock`: clears the user's failed sign-ins, so that
-/// sign-in is no longer refused for them from any address.
-pub fn unlock_user(username: &str, database: &DatabaseArgs) -> anyhow::Result<()> {
-    let (database_url, cluster) = resolve_database(database)?;
-    let result = (|| {
-        db::run_migrations(&database_url)?;
-        let mut conn = db::connect_as_app(&database_url)?;
-        conn.transaction(|conn| {
-            if db::users::find_user(conn, username)?.is_none() {
-                anyhow::bail!("no user named {username:?}");
-            }
-            let cleared = db::sign_in::clear_failures(conn, username)?;
-            let detail = format!("user {username}: {cleared} failed sign-in(s) cleared");
-            let entry = NewAuditEntry {
-                actor: "cli",
-                action: action::USER_UNLOCKED,
-                detail: Some(&detail),
-                ..Default::default()
-            };
-            db::audit::insert_entry(conn, &entry)?;
-            Ok(cleared)
-        })
-    })();
-    if let Some(cluster) = cluster {
-        cluster.stop()?;
-    }
-    let cleared = result?;
-    println!("unlocked {username:?} ({cleared} failed sign-in(s) cleared)");
-    Ok(())
 }
 
 /// `mpp-registrar migrate`.

@@ -136,6 +136,7 @@ pub async fn submit(
             users::delete_session(conn, &old)?;
         }
         users::insert_session(conn, &hash, user_id, &csrf)?;
+        users::mark_signed_in(conn, user_id)?;
         let entry = NewAuditEntry {
             actor: &username,
             action: action::SIGNED_IN,

@@ -22,6 +22,8 @@ pub mod action {
     pub const USER_DISABLED: &str = "user.disabled";
     pub const USER_ENABLED: &str = "user.enabled";
     pub const USER_UNLOCKED: &str = "user.unlocked";
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
     pub const NOTIFICATION_REDRIVEN: &str = "notification.redriven";
 }
 

@@ -58,6 +58,7 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamptz,
         disabled_at -> Nullable<Timestamptz>,
+        last_sign_in_at -> Nullable<Timestamptz>,
     }
 }
 

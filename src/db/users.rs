@@ -16,6 +16,7 @@ pub struct User {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
 }
 
 /// Inserts a user; `false` when the name is taken.
@@ -59,6 +60,37 @@ pub fn list_users(conn: &mut PgConnection) -> QueryResult<Vec<User>> {
 
 /// Disables (or re-enables) a user; disabling also ends their sessions.
 /// Returns `false` for an unknown name.
+pub fn set_role(conn: &mut PgConnection, username: &str, role: Role) -> QueryResult<bool> {
+    let n = diesel::update(users::table.filter(users::username.eq(username)))
+        .set(users::role.eq(role))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Replaces the password hash; the user's sessions end with it.
+pub fn set_password_hash(conn: &mut PgConnection, username: &str, hash: &str) -> QueryResult<bool> {
+    let Some(id) = users::table
+        .filter(users::username.eq(username))
+        .select(users::id)
+        .first::<i64>(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+    Ok(true)
+}
+
+pub fn mark_signed_in(conn: &mut PgConnection, user_id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::last_sign_in_at.eq(diesel::dsl::now))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn set_disabled(conn: &mut PgConnection, username: &str, disabled: bool) -> QueryResult<bool> {
     conn.transaction(|conn| {
         let when = disabled.then(Utc::now);

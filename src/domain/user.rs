@@ -39,11 +39,31 @@ pub fn check_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn check_password(password: &str) -> Result<(), String> {
+/// The least strength (of 0–4) zxcvbn must estimate for a password.
+pub const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// 12–256 characters, not containing the username, and estimated strong
+/// enough by zxcvbn (which knows common passwords, words, names, keyboard
+/// patterns and dates). The message says why a password is refused.
+pub fn check_password(password: &str, username: &str) -> Result<(), String> {
     let n = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
         return Err(format!(
             "a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+        ));
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err("a password must not contain the username".into());
+    }
+    let estimate = zxcvbn::zxcvbn(password, &[username, "mpp-registrar", "alipay"]);
+    if estimate.score() < MIN_PASSWORD_SCORE {
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "this password is too easy to guess{why}: use a longer passphrase of unrelated words"
         ));
     }
     Ok(())
@@ -58,7 +78,12 @@ mod tests {
         assert!(check_username("alice.reviewer@wallet").is_ok());
         assert!(check_username("").is_err());
         assert!(check_username("<script>").is_err());
-        assert!(check_password("short").is_err());
-        assert!(check_password("correct horse battery").is_ok());
+        assert!(check_password("short", "alice").is_err());
+        assert!(check_password("correct horse battery staple", "alice").is_ok());
+        let why = |p: &str, u: &str| check_password(p, u).unwrap_err();
+        assert!(why("password1234", "alice").contains("too easy to guess"));
+        assert!(why("qwertyuiop123", "alice").contains("too easy to guess"));
+        assert!(why("alice-in-a-blue-boat", "alice").contains("username"));
+        assert!(why(&"x".repeat(257), "alice").contains("12 to 256"));
     }
 }

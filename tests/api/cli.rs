@@ -262,9 +262,19 @@ fn serve_runs_with_zero_configuration() {
 }
 
 fn add_user(database_url: &str, username: &str, role: &str, stdin: &str) -> std::process::Output {
+    user_command(
+        database_url,
+        &["add", "--username", username, "--role", role],
+        stdin,
+    )
+}
+
+/// `mpp-registrar user ARGS` with `stdin` as its standard input (no terminal).
+fn user_command(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write as _;
     let mut child = command()
-        .args(["user", "add", "--username", username, "--role", role])
+        .arg("user")
+        .args(args)
         .env("DATABASE_URL", database_url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -589,4 +599,116 @@ fn a_taken_port_stops_the_start_before_anything_is_made() {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(!dir.join("var").exists(), "nothing was made");
     }
+}
+
+/// Accounts run from the command line: weak passwords refused with the
+/// reason, list, disable and enable, role and password changes, each audited;
+/// a new password or a disabled account ends the account's sessions.
+#[test]
+fn accounts_are_run_from_the_command_line_and_every_change_is_audited() {
+    let db = TestDb::new();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let refused = |out: std::process::Output| {
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let weak = refused(add_user(&db.url, "gina", "reviewer", "password123456\n"));
+    assert!(weak.contains("too easy to guess"), "{weak}");
+    let named = refused(add_user(
+        &db.url,
+        "gina",
+        "reviewer",
+        "gina-rides-a-blue-tram\n",
+    ));
+    assert!(named.contains("must not contain the username"), "{named}");
+    ok(add_user(
+        &db.url,
+        "gina",
+        "reviewer",
+        "plum kettle orbit sunrise\n",
+    ));
+
+    let listed = ok(user_command(&db.url, &["list"], ""));
+    let line = listed.lines().find(|l| l.starts_with("gina")).unwrap();
+    assert!(
+        line.contains("reviewer") && line.contains("yes") && line.contains("never"),
+        "{line}"
+    );
+
+    ok(user_command(
+        &db.url,
+        &["set-role", "--username", "gina", "--role", "admin"],
+        "",
+    ));
+    let mut conn = db.connect();
+    let session = |conn: &mut diesel::PgConnection| {
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(
+                "INSERT INTO sessions (id_hash, user_id, csrf_token)
+                 SELECT sha256(random()::text::bytea), id, 'c' FROM users WHERE username = 'gina'",
+            ),
+            conn,
+        )
+        .unwrap();
+    };
+    session(&mut conn);
+    let weak = refused(user_command(
+        &db.url,
+        &["set-password", "--username", "gina"],
+        "letmein\n",
+    ));
+    assert!(weak.contains("12 to 256"), "{weak}");
+    ok(user_command(
+        &db.url,
+        &["set-password", "--username", "gina"],
+        "amber quill harbour lantern\n",
+    ));
+    assert_eq!(query_count(&mut conn, "SELECT count(*) FROM sessions"), 0);
+    let hash = query_strings(&mut conn, "SELECT password_hash AS v FROM users")[0].clone();
+    assert!(mpp_registrar::admin::password::verify_password(
+        &hash,
+        "amber quill harbour lantern"
+    ));
+    session(&mut conn);
+    ok(user_command(
+        &db.url,
+        &["disable", "--username", "gina"],
+        "",
+    ));
+    assert_eq!(query_count(&mut conn, "SELECT count(*) FROM sessions"), 0);
+    let listed = ok(user_command(&db.url, &["list"], ""));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("gina") && l.contains("admin") && l.contains(" no "))
+    );
+    ok(user_command(&db.url, &["enable", "--username", "gina"], ""));
+    let missing = refused(user_command(
+        &db.url,
+        &["disable", "--username", "nobody"],
+        "",
+    ));
+    assert!(missing.contains("no user named"), "{missing}");
+
+    let audit = query_strings(
+        &mut conn,
+        "SELECT actor || '|' || action AS v FROM ops.audit_log ORDER BY at, action",
+    );
+    assert_eq!(
+        audit,
+        [
+            "cli|user.created",
+            "cli|user.role_changed",
+            "cli|user.password_changed",
+            "cli|user.disabled",
+            "cli|user.enabled",
+        ]
+    );
 }
