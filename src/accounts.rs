@@ -109,19 +109,25 @@ pub fn unlock(username: &str, database: &DatabaseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `user list`: one line per account.
+/// `user list`: one line per account (username, role, enabled, two-factor
+/// enrolled, last sign-in).
 pub fn list(database: &DatabaseArgs) -> anyhow::Result<()> {
     let all = with_database(database, |conn| Ok(users::list_users(conn)?))?;
     println!(
-        "{:<32} {:<9} {:<8} last sign-in",
-        "username", "role", "enabled"
+        "{:<32} {:<9} {:<8} {:<10} last sign-in",
+        "username", "role", "enabled", "two-factor"
     );
     for u in all {
         println!(
-            "{:<32} {:<9} {:<8} {}",
+            "{:<32} {:<9} {:<8} {:<10} {}",
             u.username,
             u.role.as_str(),
             if u.disabled_at.is_none() { "yes" } else { "no" },
+            if u.totp_enrolled_at.is_some() {
+                "enrolled"
+            } else {
+                "no"
+            },
             u.last_sign_in_at
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
                 .unwrap_or_else(|| "never".into())
@@ -163,6 +169,19 @@ pub fn set_role(username: &str, role: Role, database: &DatabaseArgs) -> anyhow::
         )
     })?;
     println!("{username:?} is now {}", role.as_str());
+    Ok(())
+}
+
+/// `user reset-mfa`: the account enrols a new authenticator at its next
+/// sign-in; its recovery codes and sessions end.
+pub fn reset_mfa(username: &str, database: &DatabaseArgs) -> anyhow::Result<()> {
+    with_database(database, |conn| {
+        if !crate::db::two_factor::reset(conn, username)? {
+            return Err(no_such_user(username));
+        }
+        audited(conn, action::MFA_RESET, &format!("user {username}"))
+    })?;
+    println!("two-factor of {username:?} reset: they enrol again at their next sign-in");
     Ok(())
 }
 

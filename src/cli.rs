@@ -306,6 +306,13 @@ pub enum UserCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Make an account set up two-factor authentication again at its next sign-in (audited).
+    ResetMfa {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Set an account's password: asked twice, hidden, on a terminal; else one line of standard input.
     /// The account's sessions end (audited).
     SetPassword {
@@ -528,6 +535,16 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub trust_forwarded_for: bool,
+
+    /// `required`: password accounts sign in with a TOTP code too (enrolled at the first sign-in); `off`: the password alone.
+    #[arg(
+        long,
+        env = "MPP_MFA",
+        value_name = "MPP_MFA",
+        value_enum,
+        default_value = "required"
+    )]
+    pub mfa: crate::domain::two_factor::Mfa,
 
     /// Database connections per process.
     #[arg(

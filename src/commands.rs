@@ -458,7 +458,44 @@ pub async fn simulate_pages(
         "sign-in failed: {}",
         signed_in.status()
     );
-    let session = cookie(&signed_in, "mpp_session").context("no session cookie")?;
+    let session = match cookie(&signed_in, "mpp_challenge") {
+        None => cookie(&signed_in, "mpp_session").context("no session cookie")?,
+        // Two-factor required: enrol this throwaway account as a person would.
+        Some(challenge) => {
+            let page = client
+                .get(format!("{target}/admin/login/two-factor"))
+                .header("Cookie", &challenge)
+                .send()
+                .await?
+                .text()
+                .await?;
+            let field = |marker: &str, end: char| {
+                page.split(marker)
+                    .nth(1)
+                    .and_then(|s| s.split(end).next())
+                    .map(str::to_owned)
+            };
+            let secret = field("data-totp-secret>", '<')
+                .and_then(|s| crate::domain::two_factor::from_base32(&s))
+                .context("no enrolment page")?;
+            let csrf = field("name=\"csrf\" value=\"", '"').context("no code form")?;
+            let now = chrono::Utc::now().timestamp().max(0) as u64;
+            let code = crate::domain::two_factor::code_at(&secret, now).context("no code")?;
+            let enrolled = client
+                .post(format!("{target}/admin/login/two-factor"))
+                .header("Origin", target)
+                .header("Cookie", &challenge)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs([("csrf", csrf.as_str()), ("code", code.as_str())])
+                        .finish(),
+                )
+                .send()
+                .await?;
+            cookie(&enrolled, "mpp_session").context("two-factor enrolment failed")?
+        }
+    };
 
     let signer = alipay_private_key(&None, data_dir).signer("1")?;
     let report = |name: &str, mut samples: Vec<std::time::Duration>| {

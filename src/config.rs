@@ -92,6 +92,7 @@ pub struct AdminSettings {
     pub session_max_age: Duration,
     pub reason_templates: Vec<String>,
     pub trust_forwarded_for: bool,
+    pub mfa: crate::domain::two_factor::Mfa,
 }
 
 impl Default for AdminSettings {
@@ -102,6 +103,7 @@ impl Default for AdminSettings {
             session_max_age: Duration::from_secs(12 * 3600),
             reason_templates: Vec::new(),
             trust_forwarded_for: false,
+            mfa: crate::domain::two_factor::Mfa::Required,
         }
     }
 }
@@ -285,6 +287,7 @@ impl Settings {
                 session_max_age,
                 reason_templates,
                 trust_forwarded_for: args.trust_forwarded_for,
+                mfa: args.mfa,
             },
             handle_signals: true,
             workers: None,

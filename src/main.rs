@@ -157,6 +157,7 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
             role,
             database,
         } => accounts::set_role(&username, role, &database),
+        UserCommand::ResetMfa { username, database } => accounts::reset_mfa(&username, &database),
         UserCommand::SetPassword { username, database } => {
             accounts::set_password(&username, &database, &accounts::read_new_password()?)
         }

@@ -138,6 +138,8 @@ impl Application {
             dummy_password_hash: password::dummy_hash()?,
             passwords: password::Verifier::per_core(PASSWORD_CHECK_WAIT),
             notify_policy: settings.notify.policy(),
+            mfa: settings.admin.mfa,
+            secrets: admin::sealing::SecretBox::new(settings.signer.data_key())?,
             notifier_wake: wake.clone(),
         });
         let serve = |listener: TcpListener, surface: Surface| -> anyhow::Result<Server> {

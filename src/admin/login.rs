@@ -16,6 +16,7 @@ use super::views::LoginPage;
 use crate::db::audit::{self, NewAuditEntry, action};
 use crate::db::{self, sign_in, users};
 use crate::domain::sign_in::{SLOW_DELAY, Throttle, WINDOW};
+use crate::domain::two_factor::Mfa;
 
 /// GET /admin/login. Shown to anyone: signing in again replaces the session.
 pub async fn form(ctx: web::Data<AdminContext>) -> Result<HttpResponse, AdminError> {
@@ -123,7 +124,32 @@ pub async fn submit(
         }
     };
 
-    // A new session id at every sign-in; any session the browser brought is ended.
+    if ctx.mfa == Mfa::Required {
+        return super::two_factor::challenge(&req, &ctx, user_id, &address).await;
+    }
+    let session = open_session(&req, &ctx, user_id, username, address, None).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/admin"))
+        .cookie(session)
+        .cookie(auth::removal_cookie(
+            LOGIN_CSRF_COOKIE,
+            "/admin/login",
+            ctx.secure_cookies,
+        ))
+        .finish())
+}
+
+/// Starts a session for a user who passed every factor: a new session id
+/// (any session the browser brought is ended), the sign-in recorded and
+/// audited, with `also` audited in the same transaction. Returns the cookie.
+pub async fn open_session(
+    req: &HttpRequest,
+    ctx: &AdminContext,
+    user_id: i64,
+    username: String,
+    address: String,
+    also: Option<(&'static str, String)>,
+) -> Result<actix_web::cookie::Cookie<'static>, AdminError> {
     let (session_name, session_path) = auth::session_cookie(ctx.secure_cookies);
     let old = req
         .cookie(session_name)
@@ -137,6 +163,16 @@ pub async fn submit(
         }
         users::insert_session(conn, &hash, user_id, &csrf)?;
         users::mark_signed_in(conn, user_id)?;
+        if let Some((what, detail)) = &also {
+            let entry = NewAuditEntry {
+                actor: &username,
+                action: what,
+                detail: Some(detail),
+                address: Some(&address),
+                ..Default::default()
+            };
+            audit::insert_entry(conn, &entry)?;
+        }
         let entry = NewAuditEntry {
             actor: &username,
             action: action::SIGNED_IN,
@@ -147,20 +183,12 @@ pub async fn submit(
         Ok(())
     })
     .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/admin"))
-        .cookie(auth::admin_cookie(
-            session_name,
-            token,
-            session_path,
-            ctx.secure_cookies,
-        ))
-        .cookie(auth::removal_cookie(
-            LOGIN_CSRF_COOKIE,
-            "/admin/login",
-            ctx.secure_cookies,
-        ))
-        .finish())
+    Ok(auth::admin_cookie(
+        session_name,
+        token,
+        session_path,
+        ctx.secure_cookies,
+    ))
 }
 
 async fn attempt_sign_in(

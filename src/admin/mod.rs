@@ -10,6 +10,8 @@ mod notifications;
 pub mod password;
 mod queue;
 mod render;
+pub mod sealing;
+mod two_factor;
 mod users;
 mod views;
 
@@ -43,6 +45,10 @@ pub struct AdminContext {
     /// Checks passwords, a bounded number at once.
     pub passwords: password::Verifier,
     pub notify_policy: NotifyPolicy,
+    /// Whether password accounts need a second factor.
+    pub mfa: crate::domain::two_factor::Mfa,
+    /// Seals TOTP secrets at rest.
+    pub secrets: sealing::SecretBox,
     /// Wakes this process's notifier at once after a decision.
     pub notifier_wake: Arc<tokio::sync::Notify>,
 }
@@ -90,6 +96,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
             .route("/", web::get().to(queue::show))
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
+            .route("/login/two-factor", web::get().to(two_factor::form))
+            .route("/login/two-factor", web::post().to(two_factor::submit))
             .route("/logout", web::post().to(login::logout))
             .route("/registrations/{id}", web::get().to(detail::show))
             .route(

@@ -50,6 +50,46 @@ impl ErrorPage<'_> {
     }
 }
 
+/// What the enrolment page shows: the QR code (inline SVG) and the key.
+pub struct Enrolment {
+    pub qr_svg: String,
+    pub secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage<'a> {
+    pub csrf: &'a str,
+    pub enrol: Option<Enrolment>,
+    pub error: Option<&'a str>,
+}
+
+impl TwoFactorPage<'_> {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        None
+    }
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub codes: Vec<String>,
+}
+
+impl RecoveryCodesPage {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        None
+    }
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
@@ -290,6 +330,8 @@ pub struct UserItem {
     pub created: String,
     pub disabled: bool,
     pub is_self: bool,
+    pub two_factor: bool,
+    pub last_sign_in: String,
 }
 
 #[derive(Template)]

@@ -24,6 +24,9 @@ pub mod action {
     pub const USER_UNLOCKED: &str = "user.unlocked";
     pub const USER_ROLE_CHANGED: &str = "user.role_changed";
     pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+    pub const MFA_ENROLLED: &str = "user.mfa_enrolled";
+    pub const MFA_RESET: &str = "user.mfa_reset";
+    pub const RECOVERY_CODE_USED: &str = "user.recovery_code_used";
     pub const NOTIFICATION_REDRIVEN: &str = "notification.redriven";
 }
 

@@ -59,8 +59,33 @@ diesel::table! {
         created_at -> Timestamptz,
         disabled_at -> Nullable<Timestamptz>,
         last_sign_in_at -> Nullable<Timestamptz>,
+        totp_secret -> Nullable<Bytea>,
+        totp_enrolled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Int8,
     }
 }
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Int8,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sign_in_challenges (id_hash) {
+        id_hash -> Bytea,
+        user_id -> Int8,
+        csrf_token -> Text,
+        address -> Text,
+        pending_secret -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(sign_in_challenges -> users (user_id));
 
 diesel::table! {
     sessions (id_hash) {
@@ -141,6 +166,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_attempts,
     users,
     sessions,
+    recovery_codes,
+    sign_in_challenges,
     audit_log,
     notifications,
     notification_attempts

@@ -17,6 +17,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_enrolled_at: Option<DateTime<Utc>>,
 }
 
 /// Inserts a user; `false` when the name is taken.
@@ -41,6 +43,14 @@ pub fn insert_user(
 pub fn find_user(conn: &mut PgConnection, username: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_user_by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
         .select(User::as_select())
         .first(conn)
         .optional()

@@ -10,6 +10,7 @@ pub mod review;
 pub mod sign_in;
 pub mod status;
 pub mod text;
+pub mod two_factor;
 pub mod user;
 
 /// How a valid new registration is answered.

@@ -169,6 +169,7 @@ pub struct Signer {
     key: RsaKeyPair,
     key_version: String,
     rng: SystemRandom,
+    data_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Signer {
@@ -188,7 +189,15 @@ impl Signer {
             key,
             key_version: key_version.into(),
             rng: SystemRandom::new(),
+            data_key: derive_data_key(der)?,
         })
+    }
+
+    /// A 256-bit key for sealing data at rest (reviewers' TOTP secrets),
+    /// derived from this private key with HKDF-SHA256: secret wherever the
+    /// private key is, never in the database, and unrelated to signatures.
+    pub fn data_key(&self) -> &[u8; 32] {
+        &self.data_key
     }
 
     pub fn key_version(&self) -> &str {
@@ -214,6 +223,16 @@ impl Signer {
     pub fn header_for(&self, message: &[u8]) -> Result<String, SignError> {
         Ok(format_header(&self.key_version, &self.sign(message)?))
     }
+}
+
+fn derive_data_key(der: &[u8]) -> anyhow::Result<[u8; 32]> {
+    use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+    let prk = Salt::new(HKDF_SHA256, b"mpp-registrar").extract(der);
+    let mut key = [0u8; 32];
+    prk.expand(&[b"data key v1"], HKDF_SHA256)
+        .and_then(|okm| okm.fill(&mut key))
+        .map_err(|_| anyhow::anyhow!("cannot derive the data key"))?;
+    Ok(key)
 }
 
 /// A peer's public key, parsed once for fast verification.

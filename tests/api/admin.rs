@@ -115,9 +115,12 @@ async fn sign_in_sets_a_strict_http_only_session_and_sign_out_destroys_it() {
     assert_eq!(r.status(), 303);
     let actions = query_strings(
         &mut app.db.connect(),
-        "SELECT action AS v FROM ops.audit_log WHERE actor = 'alice' ORDER BY at",
+        "SELECT action AS v FROM ops.audit_log WHERE actor = 'alice' ORDER BY at, action",
     );
-    assert_eq!(actions, ["user.signed_in", "user.signed_out"]);
+    assert_eq!(
+        actions,
+        ["user.mfa_enrolled", "user.signed_in", "user.signed_out"]
+    );
 }
 
 #[tokio::test]

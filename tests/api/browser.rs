@@ -301,6 +301,32 @@ async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
         .type_into(&password, "correct horse battery staple")
         .await;
     browser.click_button("Sign in").await;
+    // First sign-in: enrol two-factor as a person would, reading the key
+    // the page shows into an authenticator (here, the harness computes it).
+    browser
+        .wait_for_text("//h1", "Set up two-factor authentication")
+        .await;
+    browser.screenshot("enrol").await;
+    let secret = browser.text("//*[@data-totp-secret]").await;
+    let secret = mpp_registrar::domain::two_factor::from_base32(&secret).expect("a base32 key");
+    assert!(
+        !browser.find("//*[local-name()='svg']").await.is_empty(),
+        "a QR code, inline"
+    );
+    let code = browser.field("Authentication code").await;
+    browser
+        .type_into(&code, &code_for(&secret, now_step()))
+        .await;
+    browser.click_button("Verify").await;
+    browser
+        .wait_for_text("//h1", "Two-factor authentication is set up")
+        .await;
+    let recovery = browser.text("(//*[@data-recovery-code])[1]").await;
+    assert_eq!(recovery.len(), 11, "{recovery}");
+    let next = browser
+        .find("//a[normalize-space()='Continue to the review queue']")
+        .await;
+    browser.click(&next).await;
     browser
         .wait_for_text("//header", "Signed in as alice")
         .await;

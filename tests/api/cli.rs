@@ -690,6 +690,11 @@ fn accounts_are_run_from_the_command_line_and_every_change_is_audited() {
             .any(|l| l.starts_with("gina") && l.contains("admin") && l.contains(" no "))
     );
     ok(user_command(&db.url, &["enable", "--username", "gina"], ""));
+    ok(user_command(
+        &db.url,
+        &["reset-mfa", "--username", "gina"],
+        "",
+    ));
     let missing = refused(user_command(
         &db.url,
         &["disable", "--username", "nobody"],
@@ -709,6 +714,7 @@ fn accounts_are_run_from_the_command_line_and_every_change_is_audited() {
             "cli|user.password_changed",
             "cli|user.disabled",
             "cli|user.enabled",
+            "cli|user.mfa_reset",
         ]
     );
 }

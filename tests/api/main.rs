@@ -21,5 +21,6 @@ mod schema;
 mod security;
 mod stubs;
 mod transport;
+mod two_factor;
 mod upgrade;
 mod walkthrough;
