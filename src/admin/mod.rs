@@ -2,6 +2,7 @@
 //! detail page with its decision form, and user management. Server-rendered
 //! (askama), no scripts, no external assets.
 
+mod account;
 mod auth;
 mod detail;
 mod error;
@@ -11,6 +12,7 @@ pub mod password;
 mod queue;
 mod render;
 pub mod sealing;
+mod setup;
 mod two_factor;
 mod users;
 mod views;
@@ -110,6 +112,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
                 web::post().to(notifications::redrive),
             )
             .route("/users", web::get().to(users::list))
+            .route("/users", web::post().to(users::create))
+            .route("/users/{username}/role", web::post().to(users::set_role))
+            .route("/setup/{token}", web::get().to(setup::form))
+            .route("/setup/{token}", web::post().to(setup::submit))
+            .route("/account", web::get().to(account::show))
+            .route(
+                "/account/password",
+                web::post().to(account::change_password),
+            )
+            .route(
+                "/account/sessions/sign-out-others",
+                web::post().to(account::sign_out_others),
+            )
             .route("/users/{username}/{action}", web::post().to(users::change))
             .default_service(web::to(not_found)),
     );

@@ -340,6 +340,50 @@ pub struct UsersPage {
     pub nav_bar: Nav,
     pub flash: Option<Flash>,
     pub users: Vec<UserItem>,
+    /// Right after **Create user**: the new account's one-time setup link.
+    pub setup_link: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub struct SetupPage<'a> {
+    pub username: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}
+
+impl SetupPage<'_> {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        None
+    }
+}
+
+pub struct SessionItem {
+    pub created: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub nav_bar: Nav,
+    pub flash: Option<Flash>,
+    pub sessions: Vec<SessionItem>,
+}
+
+impl AccountPage {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
 }
 
 impl UsersPage {

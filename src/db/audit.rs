@@ -27,6 +27,7 @@ pub mod action {
     pub const MFA_ENROLLED: &str = "user.mfa_enrolled";
     pub const MFA_RESET: &str = "user.mfa_reset";
     pub const RECOVERY_CODE_USED: &str = "user.recovery_code_used";
+    pub const SESSIONS_ENDED: &str = "user.sessions_ended";
     pub const NOTIFICATION_REDRIVEN: &str = "notification.redriven";
 }
 

@@ -84,6 +84,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_setups (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Int8,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(account_setups -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sign_in_challenges -> users (user_id));
 
@@ -168,6 +177,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     recovery_codes,
     sign_in_challenges,
+    account_setups,
     audit_log,
     notifications,
     notification_attempts

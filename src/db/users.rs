@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
-use super::schema::{sessions, users};
+use super::schema::{account_setups, sessions, users};
 use crate::domain::user::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -223,4 +223,95 @@ pub fn delete_expired_sessions(
         ),
     )
     .execute(conn)
+}
+
+/// A one-time link for a new account to choose its password.
+pub fn insert_setup(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    user_id: i64,
+    expires_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(account_setups::table)
+        .values((
+            account_setups::token_hash.eq(token_hash),
+            account_setups::user_id.eq(user_id),
+            account_setups::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The account a live setup link is for.
+pub fn find_setup(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<Option<User>> {
+    account_setups::table
+        .inner_join(users::table)
+        .filter(
+            account_setups::token_hash
+                .eq(token_hash)
+                .and(account_setups::expires_at.gt(diesel::dsl::now))
+                .and(users::disabled_at.is_null()),
+        )
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Uses a setup link up: `false` when it was used (or expired) meanwhile.
+pub fn take_setup(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<bool> {
+    let n = diesel::delete(
+        account_setups::table.filter(
+            account_setups::token_hash
+                .eq(token_hash)
+                .and(account_setups::expires_at.gt(diesel::dsl::now)),
+        ),
+    )
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A user's live sessions, newest first.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+pub fn list_sessions(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .order(sessions::last_seen_at.desc())
+        .select(SessionRow::as_select())
+        .load(conn)
+}
+
+/// Ends every session of the user but `keep`; returns how many ended.
+pub fn delete_other_sessions(
+    conn: &mut PgConnection,
+    user_id: i64,
+    keep: &[u8],
+) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table.filter(
+            sessions::user_id
+                .eq(user_id)
+                .and(sessions::id_hash.ne(keep)),
+        ),
+    )
+    .execute(conn)
+}
+
+/// Sets the user's own new password, keeping the session it was changed from.
+pub fn change_own_password(
+    conn: &mut PgConnection,
+    user_id: i64,
+    hash: &str,
+    keep: &[u8],
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
+    delete_other_sessions(conn, user_id, keep)
 }
