@@ -45,6 +45,15 @@ impl Reviewer {
         self.role == Role::Admin
     }
 
+    /// Checks an admin's form: CSRF token and origin, then the role.
+    pub fn check_admin_form(&self, req: &HttpRequest, token: &str) -> Result<(), AdminError> {
+        self.check_form(req, token)?;
+        if !self.is_admin() {
+            return Err(AdminError::Forbidden);
+        }
+        Ok(())
+    }
+
     /// Checks the form's CSRF token and the request's origin.
     pub fn check_form(&self, req: &HttpRequest, token: &str) -> Result<(), AdminError> {
         let ctx = req
@@ -98,6 +107,24 @@ impl FromRequest for Reviewer {
             })
         })
     }
+}
+
+/// A form posted before any session exists (sign-in, account setup): our
+/// origin, and the token both as a field and as the cookie it was set in.
+pub fn check_pre_session_form(
+    req: &HttpRequest,
+    ctx: &AdminContext,
+    token: &str,
+) -> Result<(), AdminError> {
+    check_origin(req, ctx)?;
+    let cookie = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if token.is_empty() || !tokens_equal(token, &cookie) {
+        return Err(AdminError::Csrf);
+    }
+    Ok(())
 }
 
 /// 256 random bits, URL-safe.

@@ -73,14 +73,7 @@ pub async fn submit(
     form: web::Form<LoginForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
-    auth::check_origin(&req, &ctx)?;
-    let cookie_token = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if form.csrf.is_empty() || !auth::tokens_equal(&form.csrf, &cookie_token) {
-        return Err(AdminError::Csrf);
-    }
+    auth::check_pre_session_form(&req, &ctx, &form.csrf)?;
     let form = form.into_inner();
     let username = form.username.trim().to_owned();
     // No username has control characters (a NUL could not even be looked up).

@@ -102,10 +102,7 @@ pub async fn redrive(
     form: web::Form<RedriveForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
-    reviewer.check_form(&req, &form.csrf)?;
-    if !reviewer.is_admin() {
-        return Err(AdminError::Forbidden);
-    }
+    reviewer.check_admin_form(&req, &form.csrf)?;
     let mut filter = filter_from(form.status.as_deref(), form.target.as_deref())?;
     filter.ids = form.id.into_iter().collect();
     let address = auth::client_address(&req, ctx.trust_forwarded_for);

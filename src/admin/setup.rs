@@ -82,14 +82,7 @@ pub async fn submit(
     form: web::Form<SetupForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
-    auth::check_origin(&req, &ctx)?;
-    let cookie = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if form.csrf.is_empty() || !auth::tokens_equal(&form.csrf, &cookie) {
-        return Err(AdminError::Csrf);
-    }
+    auth::check_pre_session_form(&req, &ctx, &form.csrf)?;
     let token = path.into_inner();
     let Some(user) = account_of(&ctx, &token).await? else {
         return Err(AdminError::NotFound);

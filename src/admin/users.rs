@@ -102,10 +102,7 @@ pub async fn create(
     form: web::Form<CreateForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
-    reviewer.check_form(&req, &form.csrf)?;
-    if !reviewer.is_admin() {
-        return Err(AdminError::Forbidden);
-    }
+    reviewer.check_admin_form(&req, &form.csrf)?;
     let username = form.username.trim().to_owned();
     check_username(&username).map_err(AdminError::BadRequest)?;
     let role = Role::parse(&form.role).ok_or(AdminError::BadRequest("unknown role".into()))?;
@@ -174,10 +171,7 @@ pub async fn set_role(
     form: web::Form<RoleForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
-    reviewer.check_form(&req, &form.csrf)?;
-    if !reviewer.is_admin() {
-        return Err(AdminError::Forbidden);
-    }
+    reviewer.check_admin_form(&req, &form.csrf)?;
     let username = path.into_inner();
     if check_username(&username).is_err() {
         return Err(AdminError::NotFound);
@@ -267,10 +261,7 @@ pub async fn change(
     form: web::Form<ChangeForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
-    reviewer.check_form(&req, &form.csrf)?;
-    if !reviewer.is_admin() {
-        return Err(AdminError::Forbidden);
-    }
+    reviewer.check_admin_form(&req, &form.csrf)?;
     let (username, verb) = path.into_inner();
     // No such user can exist (and a NUL could not even be looked up).
     if check_username(&username).is_err() {

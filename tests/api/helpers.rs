@@ -709,10 +709,6 @@ impl AdminClient {
         let mut cookies = first.set_cookies;
         cookies.append(&mut done.set_cookies);
         done.set_cookies = cookies;
-        if done.status == 200 && done.html.contains("data-recovery-code") {
-            done.status = 303;
-            done.location = Some("/admin".into());
-        }
         done
     }
 
@@ -731,8 +727,15 @@ impl AdminClient {
         .await
     }
 
-    /// Answers the two-factor page with a valid, unused code.
+    /// Answers the two-factor page with a valid, unused code. An enrolment
+    /// that succeeded (the recovery codes page) reads as `303 /admin`.
     pub async fn second_factor(&self, username: &str) -> Page {
+        self.second_factor_with(username, &[("Origin", &self.origin)])
+            .await
+    }
+
+    /// The same, with these headers on the POST (Origin among them).
+    pub async fn second_factor_with(&self, username: &str, headers: &[(&str, &str)]) -> Page {
         let page = self.get("/admin/login/two-factor").await;
         let code = match totp_secret_on(&page.html) {
             Some(secret) => {
@@ -742,11 +745,18 @@ impl AdminClient {
             }
             None => next_code(&self.base, username).await,
         };
-        self.post(
-            "/admin/login/two-factor",
-            &[("csrf", &page.csrf()), ("code", &code)],
-        )
-        .await
+        let mut done = self
+            .post_with_headers(
+                "/admin/login/two-factor",
+                &[("csrf", &page.csrf()), ("code", &code)],
+                headers,
+            )
+            .await;
+        if done.status == 200 && done.html.contains("data-recovery-code") {
+            done.status = 303;
+            done.location = Some("/admin".into());
+        }
+        done
     }
 
     /// Signs in and returns the CSRF token of the signed-in pages.

@@ -32,26 +32,7 @@ async fn sign_in_from(client: &AdminClient, username: &str, password: &str, addr
         return first;
     }
     // The second step comes through the same proxy.
-    let page = client.get("/admin/login/two-factor").await;
-    let code = match totp_secret_on(&page.html) {
-        Some(secret) => {
-            remember_totp(&client.base, username, secret.clone(), now_step());
-            code_for(&secret, now_step())
-        }
-        None => next_code(&client.base, username).await,
-    };
-    let mut done = client
-        .post_with_headers(
-            "/admin/login/two-factor",
-            &[("csrf", &page.csrf()), ("code", &code)],
-            &headers,
-        )
-        .await;
-    if done.status == 200 && done.html.contains("data-recovery-code") {
-        done.status = 303;
-        done.location = Some("/admin".into());
-    }
-    done
+    client.second_factor_with(username, &headers).await
 }
 
 async fn status_of(url: String) -> u16 {
