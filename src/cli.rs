@@ -546,6 +546,56 @@ pub struct ServeArgs {
     )]
     pub mfa: crate::domain::two_factor::Mfa,
 
+    /// The wallet's OpenID Provider (issuer URL); set, the sign-in page offers "Sign in with SSO".
+    #[arg(long, env = "MPP_OIDC_ISSUER", value_name = "MPP_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Our client id at the provider.
+    #[arg(long, env = "MPP_OIDC_CLIENT_ID", value_name = "MPP_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// A file holding our client secret at the provider.
+    #[arg(
+        long,
+        env = "MPP_OIDC_CLIENT_SECRET_FILE",
+        value_name = "MPP_OIDC_CLIENT_SECRET_FILE"
+    )]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// Where browsers reach the admin pages (the redirect URI is this + /admin/oidc/callback).
+    #[arg(long, env = "MPP_PUBLIC_URL", value_name = "MPP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The claim (ID token, else UserInfo) that lists a person's groups.
+    #[arg(
+        long,
+        env = "MPP_OIDC_GROUPS_CLAIM",
+        value_name = "MPP_OIDC_GROUPS_CLAIM",
+        default_value = "groups"
+    )]
+    pub oidc_groups_claim: String,
+    /// Groups whose members are admins (comma list).
+    #[arg(
+        long,
+        env = "MPP_OIDC_ADMIN_GROUPS",
+        value_name = "MPP_OIDC_ADMIN_GROUPS",
+        default_value = ""
+    )]
+    pub oidc_admin_groups: String,
+    /// Groups whose members are reviewers (comma list).
+    #[arg(
+        long,
+        env = "MPP_OIDC_REVIEWER_GROUPS",
+        value_name = "MPP_OIDC_REVIEWER_GROUPS",
+        default_value = ""
+    )]
+    pub oidc_reviewer_groups: String,
+    /// `false`: only single sign-on (the password form is gone and its POST refused).
+    #[arg(
+        long,
+        env = "MPP_PASSWORD_SIGN_IN",
+        value_name = "MPP_PASSWORD_SIGN_IN",
+        default_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub password_sign_in: bool,
+
     /// Database connections per process.
     #[arg(
         long,

@@ -85,6 +85,19 @@ impl Default for NotifySettings {
     }
 }
 
+/// Single sign-on with the wallet's OpenID Provider.
+#[derive(Debug, Clone)]
+pub struct SsoSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Where browsers reach us: the redirect URI is `{public_url}/admin/oidc/callback`.
+    pub public_url: String,
+    pub groups_claim: String,
+    pub admin_groups: Vec<String>,
+    pub reviewer_groups: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct AdminSettings {
     pub secure_cookies: bool,
@@ -93,6 +106,8 @@ pub struct AdminSettings {
     pub reason_templates: Vec<String>,
     pub trust_forwarded_for: bool,
     pub mfa: crate::domain::two_factor::Mfa,
+    pub sso: Option<SsoSettings>,
+    pub password_sign_in: bool,
 }
 
 impl Default for AdminSettings {
@@ -104,6 +119,8 @@ impl Default for AdminSettings {
             reason_templates: Vec::new(),
             trust_forwarded_for: false,
             mfa: crate::domain::two_factor::Mfa::Required,
+            sso: None,
+            password_sign_in: true,
         }
     }
 }
@@ -288,12 +305,73 @@ impl Settings {
                 reason_templates,
                 trust_forwarded_for: args.trust_forwarded_for,
                 mfa: args.mfa,
+                sso: sso_settings(args)?,
+                password_sign_in: args.password_sign_in,
             },
             handle_signals: true,
             workers: None,
         };
         Ok((settings, sources))
     }
+}
+
+/// SSO is on when `MPP_OIDC_ISSUER` is set; then the client, its secret and
+/// our public URL are required, and password sign-in may be turned off.
+fn sso_settings(args: &ServeArgs) -> anyhow::Result<Option<SsoSettings>> {
+    let Some(issuer) = non_empty(&args.oidc_issuer) else {
+        if !args.password_sign_in {
+            bail!("MPP_PASSWORD_SIGN_IN: false needs single sign-on (MPP_OIDC_ISSUER)");
+        }
+        return Ok(None);
+    };
+    check_http_url(issuer).context("MPP_OIDC_ISSUER")?;
+    let client_id = non_empty(&args.oidc_client_id)
+        .context("MPP_OIDC_CLIENT_ID: required with MPP_OIDC_ISSUER")?;
+    let secret_file = args
+        .oidc_client_secret_file
+        .as_ref()
+        .context("MPP_OIDC_CLIENT_SECRET_FILE: required with MPP_OIDC_ISSUER")?;
+    let client_secret = std::fs::read_to_string(secret_file)
+        .with_context(|| {
+            format!(
+                "MPP_OIDC_CLIENT_SECRET_FILE: cannot read {}",
+                secret_file.display()
+            )
+        })?
+        .trim()
+        .to_owned();
+    if client_secret.is_empty() {
+        bail!(
+            "MPP_OIDC_CLIENT_SECRET_FILE: {} is empty",
+            secret_file.display()
+        );
+    }
+    let public_url =
+        non_empty(&args.public_url).context("MPP_PUBLIC_URL: required with MPP_OIDC_ISSUER")?;
+    check_http_url(public_url).context("MPP_PUBLIC_URL")?;
+    let list = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let admin_groups = list(&args.oidc_admin_groups);
+    let reviewer_groups = list(&args.oidc_reviewer_groups);
+    if admin_groups.is_empty() && reviewer_groups.is_empty() {
+        bail!(
+            "MPP_OIDC_ADMIN_GROUPS / MPP_OIDC_REVIEWER_GROUPS: name at least one group, or nobody gets in"
+        );
+    }
+    Ok(Some(SsoSettings {
+        issuer: issuer.trim_end_matches('/').to_owned(),
+        client_id: client_id.to_owned(),
+        client_secret,
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        groups_claim: args.oidc_groups_claim.trim().to_owned(),
+        admin_groups,
+        reviewer_groups,
+    }))
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {

@@ -139,6 +139,9 @@ impl Application {
             passwords: password::Verifier::per_core(PASSWORD_CHECK_WAIT),
             notify_policy: settings.notify.policy(),
             mfa: settings.admin.mfa,
+            sso: settings.admin.sso.clone(),
+            discovery: admin::sso::Discovery::default(),
+            password_sign_in: settings.admin.password_sign_in,
             secrets: admin::sealing::SecretBox::new(settings.signer.data_key())?,
             notifier_wake: wake.clone(),
         });

@@ -25,6 +25,15 @@ pub enum AdminError {
     Database(#[from] DbError),
     #[error("{0}")]
     Internal(String),
+    /// Single sign-on could not complete; the text is safe to show.
+    #[error("{0}")]
+    Sso(String),
+    /// The identity provider vouched for someone who has no access here.
+    #[error("no access")]
+    NoAccess,
+    /// Password sign-in is turned off (`MPP_PASSWORD_SIGN_IN=false`).
+    #[error("password sign-in is off")]
+    PasswordSignInOff,
 }
 
 impl From<diesel::result::Error> for AdminError {
@@ -53,6 +62,15 @@ impl AdminError {
                 "The database did not answer. Try again in a moment.".into(),
             ),
             AdminError::Internal(_) => ("Error", "Something went wrong on our side.".into()),
+            AdminError::Sso(text) => ("Single sign-on failed", text.clone()),
+            AdminError::NoAccess => (
+                "No access",
+                "Your account has no access to the review console. Ask your administrator to add you to a reviewer group.".into(),
+            ),
+            AdminError::PasswordSignInOff => (
+                "Not allowed",
+                "Password sign-in is turned off: sign in with SSO.".into(),
+            ),
         }
     }
 }
@@ -61,9 +79,12 @@ impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
             AdminError::Unauthenticated => StatusCode::SEE_OTHER,
-            AdminError::Forbidden | AdminError::Csrf | AdminError::ForeignOrigin => {
-                StatusCode::FORBIDDEN
-            }
+            AdminError::Forbidden
+            | AdminError::Csrf
+            | AdminError::ForeignOrigin
+            | AdminError::NoAccess
+            | AdminError::PasswordSignInOff => StatusCode::FORBIDDEN,
+            AdminError::Sso(_) => StatusCode::BAD_GATEWAY,
             AdminError::NotFound => StatusCode::NOT_FOUND,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -85,7 +106,12 @@ impl ResponseError for AdminError {
             AdminError::Csrf | AdminError::ForeignOrigin => {
                 tracing::warn!(reason = %self, "admin form refused")
             }
-            AdminError::Forbidden | AdminError::NotFound | AdminError::BadRequest(_) => {}
+            AdminError::Forbidden
+            | AdminError::NotFound
+            | AdminError::BadRequest(_)
+            | AdminError::Sso(_)
+            | AdminError::NoAccess
+            | AdminError::PasswordSignInOff => {}
         }
         let (title, text) = self.title_and_text();
         let body = ErrorPage { title, text: &text }

@@ -36,6 +36,8 @@ fn render_form(
         csrf: &token,
         username,
         error,
+        sso: ctx.sso.is_some(),
+        password: ctx.password_sign_in,
     }
     .render()
     .map_err(|e| AdminError::Internal(e.to_string()))?;
@@ -73,6 +75,9 @@ pub async fn submit(
     form: web::Form<LoginForm>,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
+    if !ctx.password_sign_in {
+        return Err(AdminError::PasswordSignInOff);
+    }
     auth::check_pre_session_form(&req, &ctx, &form.csrf)?;
     let form = form.into_inner();
     let username = form.username.trim().to_owned();

@@ -13,6 +13,7 @@ mod queue;
 mod render;
 pub mod sealing;
 mod setup;
+pub mod sso;
 mod two_factor;
 mod users;
 mod views;
@@ -49,8 +50,14 @@ pub struct AdminContext {
     pub notify_policy: NotifyPolicy,
     /// Whether password accounts need a second factor.
     pub mfa: crate::domain::two_factor::Mfa,
-    /// Seals TOTP secrets at rest.
+    /// Seals TOTP secrets at rest (and the SSO flow's cookie).
     pub secrets: sealing::SecretBox,
+    /// Single sign-on, when configured.
+    pub sso: Option<crate::config::SsoSettings>,
+    /// The provider's metadata, discovered at the first SSO sign-in.
+    pub discovery: sso::Discovery,
+    /// `false` (`MPP_PASSWORD_SIGN_IN=false`): SSO only.
+    pub password_sign_in: bool,
     /// Wakes this process's notifier at once after a decision.
     pub notifier_wake: Arc<tokio::sync::Notify>,
 }
@@ -114,6 +121,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
             .route("/users", web::get().to(users::list))
             .route("/users", web::post().to(users::create))
             .route("/users/{username}/role", web::post().to(users::set_role))
+            .route("/oidc/start", web::get().to(sso::start))
+            .route("/oidc/callback", web::get().to(sso::callback))
             .route("/setup/{token}", web::get().to(setup::form))
             .route("/setup/{token}", web::post().to(setup::submit))
             .route("/account", web::get().to(account::show))

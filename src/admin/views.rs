@@ -96,6 +96,10 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// Offer "Sign in with SSO".
+    pub sso: bool,
+    /// Show the password form.
+    pub password: bool,
 }
 
 impl LoginPage<'_> {

@@ -28,6 +28,8 @@ pub mod action {
     pub const MFA_RESET: &str = "user.mfa_reset";
     pub const RECOVERY_CODE_USED: &str = "user.recovery_code_used";
     pub const SESSIONS_ENDED: &str = "user.sessions_ended";
+    pub const SSO_SIGNED_IN: &str = "user.sso_signed_in";
+    pub const SSO_REFUSED: &str = "user.sso_refused";
     pub const NOTIFICATION_REDRIVEN: &str = "notification.redriven";
 }
 

@@ -62,6 +62,8 @@ diesel::table! {
         totp_secret -> Nullable<Bytea>,
         totp_enrolled_at -> Nullable<Timestamptz>,
         totp_last_step -> Int8,
+        sso_issuer -> Nullable<Text>,
+        sso_subject -> Nullable<Text>,
     }
 }
 

@@ -19,6 +19,7 @@ pub struct User {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub totp_secret: Option<Vec<u8>>,
     pub totp_enrolled_at: Option<DateTime<Utc>>,
+    pub sso_issuer: Option<String>,
 }
 
 /// Inserts a user; `false` when the name is taken.
@@ -314,4 +315,44 @@ pub fn change_own_password(
         .set(users::password_hash.eq(hash))
         .execute(conn)?;
     delete_other_sessions(conn, user_id, keep)
+}
+
+/// The account of an identity provider's subject.
+pub fn find_sso_user(
+    conn: &mut PgConnection,
+    issuer: &str,
+    subject: &str,
+) -> QueryResult<Option<User>> {
+    users::table
+        .filter(
+            users::sso_issuer
+                .eq(issuer)
+                .and(users::sso_subject.eq(subject)),
+        )
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Creates the account of an identity provider's subject; `false` when the
+/// name is taken by another account.
+pub fn insert_sso_user(
+    conn: &mut PgConnection,
+    username: &str,
+    unusable_password_hash: &str,
+    role: Role,
+    issuer: &str,
+    subject: &str,
+) -> QueryResult<bool> {
+    let n = diesel::insert_into(users::table)
+        .values((
+            users::username.eq(username),
+            users::password_hash.eq(unusable_password_hash),
+            users::role.eq(role),
+            users::sso_issuer.eq(issuer),
+            users::sso_subject.eq(subject),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(n == 1)
 }

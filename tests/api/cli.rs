@@ -148,6 +148,21 @@ fn misconfiguration_stops_the_start_with_the_setting_named() {
         "ALIPAY_GATEWAY_URL",
     );
     serve_fails_naming(&[("MPP_KEY_VERSION", "v1".into())], "MPP_KEY_VERSION");
+    serve_fails_naming(
+        &[("MPP_PASSWORD_SIGN_IN", "false".into())],
+        "MPP_PASSWORD_SIGN_IN",
+    );
+    serve_fails_naming(
+        &[("MPP_OIDC_ISSUER", "https://id.wallet.example".into())],
+        "MPP_OIDC_CLIENT_ID",
+    );
+    serve_fails_naming(
+        &[
+            ("MPP_OIDC_ISSUER", "https://id.wallet.example".into()),
+            ("MPP_OIDC_CLIENT_ID", "mpp".into()),
+        ],
+        "MPP_OIDC_CLIENT_SECRET_FILE",
+    );
 }
 
 /// With a real database the server never falls back to development keys or

@@ -20,6 +20,7 @@ mod properties;
 mod registration;
 mod schema;
 mod security;
+mod sso;
 mod stubs;
 mod transport;
 mod two_factor;
