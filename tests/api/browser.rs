@@ -260,8 +260,8 @@ impl Driver {
     }
 }
 
-#[tokio::test]
-async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
+/// chromedriver and Chromium; `None` (skip) outside CI when they are missing.
+fn browser_programs() -> Option<(String, String)> {
     let (Some(chromedriver), Some(chromium)) = (
         find_program(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
         find_program(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
@@ -271,6 +271,37 @@ async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
             "CI needs chromium and chromium-driver (.ci/run installs them)"
         );
         eprintln!("skipped: install chromium and chromium-driver to run the browser test");
+        return None;
+    };
+    Some((chromedriver, chromium))
+}
+
+impl Driver {
+    /// Enrols two-factor on the page the browser is on: reads the key,
+    /// types its code, and goes on from the recovery codes.
+    async fn enrol_two_factor(&self, username: &str) {
+        self.wait_for_text("//h1", "Set up two-factor authentication")
+            .await;
+        let key = self.text("//*[@data-totp-secret]").await;
+        let secret = mpp_registrar::domain::two_factor::from_base32(&key).expect("a base32 key");
+        let step = now_step();
+        let code = self.field("Authentication code").await;
+        self.type_into(&code, &code_for(&secret, step)).await;
+        self.click_button("Verify").await;
+        self.wait_for_text("//h1", "Two-factor authentication is set up")
+            .await;
+        let next = self
+            .find("//a[normalize-space()='Continue to the review queue']")
+            .await;
+        self.click(&next).await;
+        self.wait_for_text("//header", &format!("Signed in as {username}"))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
+    let Some((chromedriver, chromium)) = browser_programs() else {
         return;
     };
     let app = spawn_app().await;
@@ -397,4 +428,98 @@ async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
             "REJECTED|The business registration number does not exist."
         ]
     );
+}
+
+/// An admin creates a user on the users page; the user opens the one-time
+/// link, chooses a password, enrols two-factor, and changes the password on
+/// their account page, all by clicking.
+#[tokio::test]
+async fn a_new_user_is_created_sets_up_and_changes_their_password_in_a_real_browser() {
+    let Some((chromedriver, chromium)) = browser_programs() else {
+        return;
+    };
+    let app = spawn_app().await;
+    create_user(&app.db, "root", "correct horse battery staple", "admin");
+    let browser = Driver::start(&chromedriver, &chromium).await;
+    browser.goto(&format!("{}/admin/login", app.address)).await;
+    let username = browser.field("Username").await;
+    browser.type_into(&username, "root").await;
+    let password = browser.field("Password").await;
+    browser
+        .type_into(&password, "correct horse battery staple")
+        .await;
+    browser.click_button("Sign in").await;
+    browser.enrol_two_factor("root").await;
+
+    browser.goto(&format!("{}/admin/users", app.address)).await;
+    let name = browser.field("Username").await;
+    browser.type_into(&name, "erin").await;
+    browser.click_button("Create user").await;
+    browser
+        .wait_for_text("//*[@role='status']", "User created")
+        .await;
+    let link = browser.text("//*[@data-setup-link]").await;
+    browser.screenshot("user-created").await;
+    browser.click_button("Sign out").await;
+
+    browser.goto(&link).await;
+    browser.wait_for_text("//h1", "Set up your account").await;
+    let chosen = "violet anchor meadow thunder";
+    let new = browser.field("New password").await;
+    browser.type_into(&new, chosen).await;
+    let repeat = browser.field("Repeat the password").await;
+    browser.type_into(&repeat, chosen).await;
+    browser.click_button("Set password").await;
+    browser.enrol_two_factor("erin").await;
+
+    let account = browser.find("//a[normalize-space()='Your account']").await;
+    browser.click(&account).await;
+    browser.wait_for_text("//h1", "Your account").await;
+    let current = browser.field("Current password").await;
+    browser.type_into(&current, chosen).await;
+    let changed = "amber quill harbour lantern";
+    let new = browser.field("New password").await;
+    browser.type_into(&new, changed).await;
+    let repeat = browser.field("Repeat the new password").await;
+    browser.type_into(&repeat, changed).await;
+    browser.click_button("Change password").await;
+    browser
+        .wait_for_text("//*[@role='status']", "Password changed")
+        .await;
+    browser.screenshot("account").await;
+    browser.quit().await;
+    let hash = query_strings(
+        &mut app.db.connect(),
+        "SELECT password_hash AS v FROM users WHERE username = 'erin'",
+    );
+    assert!(mpp_registrar::admin::password::verify_password(
+        &hash[0], changed
+    ));
+}
+
+/// **Sign in with SSO** in a browser: the provider's own login and consent
+/// pages, and back in the console with the role the groups give.
+#[tokio::test]
+async fn a_reviewer_signs_in_with_sso_in_a_real_browser() {
+    let Some((chromedriver, chromium)) = browser_programs() else {
+        return;
+    };
+    let Some((app, _provider)) = crate::sso::app_with_sso(None, |_| {}).await else {
+        return;
+    };
+    let browser = Driver::start(&chromedriver, &chromium).await;
+    browser.goto(&format!("{}/admin/login", app.address)).await;
+    let sso = browser.find("//a[normalize-space()='Sign in with SSO']").await;
+    browser.click(&sso).await;
+    browser.wait_for_text("//button", "Sign-in").await;
+    let login = browser.find("//input[@name='login']").await;
+    browser.type_into(&login, "ben").await;
+    let password = browser.find("//input[@name='password']").await;
+    browser.type_into(&password, "any").await;
+    browser.click_button("Sign-in").await;
+    browser.wait_for_text("//button", "Continue").await;
+    browser.click_button("Continue").await;
+    browser.wait_for_text("//header", "Signed in as ben").await;
+    browser.screenshot("sso").await;
+    browser.quit().await;
 }

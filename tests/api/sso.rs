@@ -11,7 +11,7 @@ use mpp_registrar::config::SsoSettings;
 use crate::helpers::*;
 use crate::processes::{Killed, free_port};
 
-struct Provider {
+pub struct Provider {
     _child: Killed,
     /// Kept open: a provider writing to a closed pipe would die of it.
     _stdout: BufReader<std::process::ChildStdout>,
@@ -55,7 +55,7 @@ fn provider(app_port: u16, mode: Option<&str>) -> Option<Provider> {
 }
 
 /// The app with SSO on, and its provider.
-async fn app_with_sso(
+pub async fn app_with_sso(
     mode: Option<&str>,
     change: impl FnOnce(&mut mpp_registrar::config::Settings),
 ) -> Option<(TestApp, Provider)> {
