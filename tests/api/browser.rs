@@ -277,9 +277,40 @@ fn browser_programs() -> Option<(String, String)> {
 }
 
 impl Driver {
+    /// Signs in with the form; two-factor with the key enrolled before, at
+    /// a step after `last_step` (waiting for it when needed). Returns the step used.
+    async fn sign_in_again(
+        &self,
+        base: &str,
+        username: &str,
+        password: &str,
+        secret: &[u8],
+        last_step: i64,
+    ) -> i64 {
+        self.goto(&format!("{base}/admin/login")).await;
+        let field = self.field("Username").await;
+        self.type_into(&field, username).await;
+        let field = self.field("Password").await;
+        self.type_into(&field, password).await;
+        self.click_button("Sign in").await;
+        self.wait_for_text("//h1", "Two-factor authentication")
+            .await;
+        let step = (now_step() - 1).max(last_step + 1);
+        while now_step() + 1 < step {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let code = self.field("Authentication code").await;
+        self.type_into(&code, &code_for(secret, step)).await;
+        self.click_button("Verify").await;
+        self.wait_for_text("//header", &format!("Signed in as {username}"))
+            .await;
+        step
+    }
+
     /// Enrols two-factor on the page the browser is on: reads the key,
-    /// types its code, and goes on from the recovery codes.
-    async fn enrol_two_factor(&self, username: &str) {
+    /// types its code, and goes on from the recovery codes. Returns the key
+    /// and the step its code used.
+    async fn enrol_two_factor(&self, username: &str) -> (Vec<u8>, i64) {
         self.wait_for_text("//h1", "Set up two-factor authentication")
             .await;
         let key = self.text("//*[@data-totp-secret]").await;
@@ -296,6 +327,7 @@ impl Driver {
         self.click(&next).await;
         self.wait_for_text("//header", &format!("Signed in as {username}"))
             .await;
+        (secret, step)
     }
 }
 
@@ -449,7 +481,7 @@ async fn a_new_user_is_created_sets_up_and_changes_their_password_in_a_real_brow
         .type_into(&password, "correct horse battery staple")
         .await;
     browser.click_button("Sign in").await;
-    browser.enrol_two_factor("root").await;
+    let (root_secret, root_step) = browser.enrol_two_factor("root").await;
 
     browser.goto(&format!("{}/admin/users", app.address)).await;
     let name = browser.field("Username").await;
@@ -487,7 +519,42 @@ async fn a_new_user_is_created_sets_up_and_changes_their_password_in_a_real_brow
         .wait_for_text("//*[@role='status']", "Password changed")
         .await;
     browser.screenshot("account").await;
+
+    // Back as the admin: erin becomes an admin, must enrol again, is unlocked.
+    browser.click_button("Sign out").await;
+    browser
+        .sign_in_again(
+            &app.address,
+            "root",
+            "correct horse battery staple",
+            &root_secret,
+            root_step,
+        )
+        .await;
+    browser.goto(&format!("{}/admin/users", app.address)).await;
+    let admin = browser
+        .find("//select[@id='role-erin']/option[@value='admin']")
+        .await;
+    browser.click(&admin).await;
+    browser.click_button("Change role").await;
+    browser
+        .wait_for_text("//*[@role='status']", "Role changed")
+        .await;
+    browser.click_button("Reset two-factor").await;
+    browser
+        .wait_for_text("//*[@role='status']", "Two-factor reset")
+        .await;
+    browser.click_button("Unlock").await;
+    browser
+        .wait_for_text("//*[@role='status']", "Failed sign-ins cleared")
+        .await;
+    browser.screenshot("users").await;
     browser.quit().await;
+    let erin = query_strings(
+        &mut app.db.connect(),
+        "SELECT role || '|' || (totp_enrolled_at IS NULL) AS v FROM users WHERE username = 'erin'",
+    );
+    assert_eq!(erin, ["admin|true"]);
     let hash = query_strings(
         &mut app.db.connect(),
         "SELECT password_hash AS v FROM users WHERE username = 'erin'",
@@ -509,7 +576,9 @@ async fn a_reviewer_signs_in_with_sso_in_a_real_browser() {
     };
     let browser = Driver::start(&chromedriver, &chromium).await;
     browser.goto(&format!("{}/admin/login", app.address)).await;
-    let sso = browser.find("//a[normalize-space()='Sign in with SSO']").await;
+    let sso = browser
+        .find("//a[normalize-space()='Sign in with SSO']")
+        .await;
     browser.click(&sso).await;
     browser.wait_for_text("//button", "Sign-in").await;
     let login = browser.find("//input[@name='login']").await;
