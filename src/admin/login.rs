@@ -123,7 +123,7 @@ pub async fn submit(
     };
 
     if ctx.mfa == Mfa::Required {
-        return super::two_factor::challenge(&req, &ctx, user_id, &address).await;
+        return super::two_factor::challenge(&ctx, user_id, &address).await;
     }
     let session = open_session(&req, &ctx, user_id, username, address, None).await?;
     Ok(HttpResponse::SeeOther()

@@ -129,7 +129,7 @@ pub async fn submit(
     // The password step is done: on to the second factor, or straight in.
     let removal = auth::removal_cookie(LOGIN_CSRF_COOKIE, SETUP_PATH, ctx.secure_cookies);
     let mut response = match ctx.mfa {
-        Mfa::Required => super::two_factor::challenge(&req, &ctx, user.id, &address).await?,
+        Mfa::Required => super::two_factor::challenge(&ctx, user.id, &address).await?,
         Mfa::Off => {
             let session =
                 open_session(&req, &ctx, user.id, user.username.clone(), address, None).await?;

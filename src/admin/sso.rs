@@ -255,8 +255,8 @@ pub async fn callback(
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, AdminError> {
     let sso = settings(&ctx)?;
-    let flow = read_flow(&req, &ctx).ok_or(AdminError::Sso(
-        "This sign-in expired or did not start here. Start again.".into(),
+    let flow = read_flow(&req, &ctx).ok_or(AdminError::BadRequest(
+        "This sign-in expired or did not start here. Start again from the sign-in page.".into(),
     ))?;
     if let Some(error) = &query.error {
         return Err(failed("the provider refused the sign-in", error));

@@ -31,7 +31,6 @@ const CHALLENGE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 /// After a right password: a challenge instead of a session.
 pub async fn challenge(
-    req: &HttpRequest,
     ctx: &AdminContext,
     user_id: i64,
     address: &str,
@@ -46,7 +45,6 @@ pub async fn challenge(
         )?)
     })
     .await?;
-    let _ = req;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/admin/login/two-factor"))
         .cookie(auth::admin_cookie(

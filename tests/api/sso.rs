@@ -219,7 +219,7 @@ async fn a_callback_that_did_not_start_here_is_refused() {
     };
     let client = AdminClient::new(&app);
     let page = client.get("/admin/oidc/callback?code=x&state=y").await;
-    assert_eq!(page.status, 502);
+    assert_eq!(page.status, 400);
     // Started here, but the state that comes back is not ours.
     client.get("/admin/oidc/start").await;
     let forged = client.get("/admin/oidc/callback?code=x&state=forged").await;
