@@ -17,7 +17,7 @@ const CHECK_EVERY: Duration = Duration::from_millis(10);
 pub fn spawn(database_url: String, wake: Arc<Notify>, stopped: watch::Receiver<bool>) {
     let spawned = std::thread::Builder::new().name("notify-listener".into()).spawn(move || {
         let mut backoff = Duration::from_millis(200);
-        while !*stopped.borrow() {
+        while !should_stop(&stopped) {
             match listen(&database_url, &wake, &stopped) {
                 Ok(()) => return,
                 Err(e) => {
@@ -31,6 +31,13 @@ pub fn spawn(database_url: String, wake: Arc<Notify>, stopped: watch::Receiver<b
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the LISTEN thread; the notifier polls");
     }
+}
+
+/// Stopped, or its notifier is gone (the sender dropped without a word, as
+/// when the runtime that owned it ended): a thread of its own would
+/// otherwise outlive it, holding a connection.
+fn should_stop(stopped: &watch::Receiver<bool>) -> bool {
+    *stopped.borrow() || stopped.has_changed().is_err()
 }
 
 fn listen(
@@ -47,7 +54,7 @@ fn listen(
     // Anything queued while we were not listening is picked up now.
     wake.notify_one();
     let mut since_ping = Duration::ZERO;
-    while !*stopped.borrow() {
+    while !should_stop(&stopped) {
         let mut woke = false;
         for notification in conn.notifications_iter() {
             notification?;
