@@ -54,7 +54,7 @@ fn listen(
     // Anything queued while we were not listening is picked up now.
     wake.notify_one();
     let mut since_ping = Duration::ZERO;
-    while !should_stop(&stopped) {
+    while !should_stop(stopped) {
         let mut woke = false;
         for notification in conn.notifications_iter() {
             notification?;
