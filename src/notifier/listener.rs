@@ -14,7 +14,13 @@ pub const CHANNEL: &str = "mpp_notifications";
 /// blocking wait through diesel, so this is a cheap non-blocking read.
 const CHECK_EVERY: Duration = Duration::from_millis(10);
 
-pub fn spawn(database_url: String, wake: Arc<Notify>, stopped: watch::Receiver<bool>) {
+/// Starts the LISTEN thread; its handle lets shutdown wait for it, so that
+/// the process never exits while it is inside libpq.
+pub fn spawn(
+    database_url: String,
+    wake: Arc<Notify>,
+    stopped: watch::Receiver<bool>,
+) -> Option<std::thread::JoinHandle<()>> {
     let spawned = std::thread::Builder::new().name("notify-listener".into()).spawn(move || {
         let mut backoff = Duration::from_millis(200);
         while !should_stop(&stopped) {
@@ -28,8 +34,12 @@ pub fn spawn(database_url: String, wake: Arc<Notify>, stopped: watch::Receiver<b
             }
         }
     });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "cannot start the LISTEN thread; the notifier polls");
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the LISTEN thread; the notifier polls");
+            None
+        }
     }
 }
 

@@ -58,6 +58,7 @@ pub struct NotifierConfig {
 pub struct NotifierHandle {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    listener: Option<std::thread::JoinHandle<()>>,
 }
 
 impl NotifierHandle {
@@ -68,6 +69,17 @@ impl NotifierHandle {
                 "notifier did not finish its attempts in time; their leases will hand them to another worker"
             );
         }
+        // The LISTEN thread sees the stop within one poll (or one connect
+        // timeout); wait for it so the process never exits inside libpq.
+        if let Some(listener) = self.listener {
+            let joined = tokio::task::spawn_blocking(move || listener.join());
+            if tokio::time::timeout(Duration::from_secs(5), joined)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the LISTEN thread did not stop in time");
+            }
+        }
     }
 }
 
@@ -77,13 +89,17 @@ pub fn start(config: NotifierConfig) -> anyhow::Result<NotifierHandle> {
         tracing::warn!("ALIPAY_GATEWAY_URL is unset: notifications to Alipay+ wait in the queue");
     }
     let (stop, stopped) = watch::channel(false);
-    listener::spawn(
+    let listener = listener::spawn(
         config.database_url.clone(),
         config.wake.clone(),
         stopped.clone(),
     );
     let task = tokio::spawn(run(Arc::new(config), Arc::new(clients), stopped));
-    Ok(NotifierHandle { stop, task })
+    Ok(NotifierHandle {
+        stop,
+        task,
+        listener,
+    })
 }
 
 async fn run(

@@ -45,7 +45,9 @@ fn admin_url() -> &'static str {
         }
         let local: SocketAddr = "127.0.0.1:5432".parse().unwrap();
         if TcpStream::connect_timeout(&local, Duration::from_secs(1)).is_ok() {
-            return "postgres://postgres@127.0.0.1:5432/postgres".to_owned();
+            // No TLS on loopback: it costs CPU, and OpenSSL's clean-up at
+            // process exit would race threads still reading a connection.
+            return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned();
         }
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-postgres");
         let cluster = PrivateCluster::ensure(&root, "postgres")
