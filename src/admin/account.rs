@@ -12,7 +12,7 @@ use super::login::see_other;
 use super::password;
 use super::render::page_response;
 use super::views::{AccountPage, Flash, Nav, SessionItem, format_time};
-use crate::db::audit::{self, NewAuditEntry, action};
+use crate::db::audit::{self, action};
 use crate::db::{self, users};
 use crate::domain::user::check_password;
 
@@ -122,14 +122,13 @@ pub async fn change_password(
     let address = auth::client_address(&req, ctx.trust_forwarded_for);
     db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
         users::change_own_password(conn, reviewer.user_id, &hash, &reviewer.session_hash)?;
-        let entry = NewAuditEntry {
-            actor: &reviewer.username,
-            action: action::USER_PASSWORD_CHANGED,
-            detail: Some("changed by the user"),
-            address: Some(&address),
-            ..Default::default()
-        };
-        Ok(audit::insert_entry(conn, &entry)?)
+        Ok(audit::record_user_event(
+            conn,
+            &reviewer.username,
+            action::USER_PASSWORD_CHANGED,
+            "changed by the user",
+            &address,
+        )?)
     })
     .await?;
     Ok(see_other("/admin/account?flash=password"))
@@ -153,14 +152,13 @@ pub async fn sign_out_others(
     db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
         let ended = users::delete_other_sessions(conn, reviewer.user_id, &reviewer.session_hash)?;
         let detail = format!("{ended} other session(s) signed out");
-        let entry = NewAuditEntry {
-            actor: &reviewer.username,
-            action: action::SESSIONS_ENDED,
-            detail: Some(&detail),
-            address: Some(&address),
-            ..Default::default()
-        };
-        Ok(audit::insert_entry(conn, &entry)?)
+        Ok(audit::record_user_event(
+            conn,
+            &reviewer.username,
+            action::SESSIONS_ENDED,
+            &detail,
+            &address,
+        )?)
     })
     .await?;
     Ok(see_other("/admin/account?flash=signed-out"))

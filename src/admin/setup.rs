@@ -13,7 +13,7 @@ use super::error::AdminError;
 use super::login::open_session;
 use super::password;
 use super::views::SetupPage;
-use crate::db::audit::{self, NewAuditEntry, action};
+use crate::db::audit::{self, action};
 use crate::db::{self, users};
 use crate::domain::two_factor::Mfa;
 use crate::domain::user::check_password;
@@ -111,14 +111,13 @@ pub async fn submit(
                 return Ok(false);
             }
             users::set_password_hash(conn, &name, &hash)?;
-            let entry = NewAuditEntry {
-                actor: &name,
-                action: action::USER_PASSWORD_CHANGED,
-                detail: Some("chosen through the setup link"),
-                address: Some(&addr),
-                ..Default::default()
-            };
-            audit::insert_entry(conn, &entry)?;
+            audit::record_user_event(
+                conn,
+                &name,
+                action::USER_PASSWORD_CHANGED,
+                "chosen through the setup link",
+                &addr,
+            )?;
             Ok::<_, diesel::result::Error>(true)
         })?)
     })

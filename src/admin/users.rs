@@ -10,7 +10,7 @@ use super::login::see_other;
 use super::password;
 use super::render::page_response;
 use super::views::{Flash, Nav, UserItem, UsersPage, format_time};
-use crate::db::audit::{self, NewAuditEntry, action};
+use crate::db::audit::{self, action};
 use crate::db::{self, sign_in, two_factor, users};
 use crate::domain::user::{Role, check_username};
 
@@ -125,14 +125,7 @@ pub async fn create(
             };
             users::insert_setup(conn, &token_hash, user.id, expires)?;
             let detail = format!("user {name} ({}), setup link sent", role.as_str());
-            let entry = NewAuditEntry {
-                actor: &actor,
-                action: action::USER_CREATED,
-                detail: Some(&detail),
-                address: Some(&address),
-                ..Default::default()
-            };
-            audit::insert_entry(conn, &entry)?;
+            audit::record_user_event(conn, &actor, action::USER_CREATED, &detail, &address)?;
             Ok::<_, diesel::result::Error>(true)
         })?)
     })
@@ -188,14 +181,7 @@ pub async fn set_role(
         let changed = users::set_role(conn, &username, role)?;
         if changed {
             let detail = format!("user {username} is now {}", role.as_str());
-            let entry = NewAuditEntry {
-                actor: &actor,
-                action: action::USER_ROLE_CHANGED,
-                detail: Some(&detail),
-                address: Some(&address),
-                ..Default::default()
-            };
-            audit::insert_entry(conn, &entry)?;
+            audit::record_user_event(conn, &actor, action::USER_ROLE_CHANGED, &detail, &address)?;
         }
         Ok(changed)
     })
@@ -290,14 +276,7 @@ pub async fn change(
         };
         if changed {
             let detail = format!("user {username}");
-            let entry = NewAuditEntry {
-                actor: &actor,
-                action: change.audit_action(),
-                detail: Some(&detail),
-                address: Some(&address),
-                ..Default::default()
-            };
-            audit::insert_entry(conn, &entry)?;
+            audit::record_user_event(conn, &actor, change.audit_action(), &detail, &address)?;
         }
         Ok(changed)
     })

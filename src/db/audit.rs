@@ -63,6 +63,27 @@ pub fn insert_entry(conn: &mut PgConnection, entry: &NewAuditEntry<'_>) -> Query
     Ok(())
 }
 
+/// A user-management event by `actor` from `address`: the common case of
+/// [`insert_entry`].
+pub fn record_user_event(
+    conn: &mut PgConnection,
+    actor: &str,
+    action: &str,
+    detail: &str,
+    address: &str,
+) -> QueryResult<()> {
+    insert_entry(
+        conn,
+        &NewAuditEntry {
+            actor,
+            action,
+            detail: Some(detail),
+            address: Some(address),
+            ..Default::default()
+        },
+    )
+}
+
 /// The trail of one registration, oldest first.
 pub fn find_for_registration(
     conn: &mut PgConnection,
