@@ -493,6 +493,8 @@ async fn a_new_user_is_created_sets_up_and_changes_their_password_in_a_real_brow
     let link = browser.text("//*[@data-setup-link]").await;
     browser.screenshot("user-created").await;
     browser.click_button("Sign out").await;
+    // The sign-out navigates; let it land before going elsewhere.
+    browser.wait_for_text("//h1", "Sign in").await;
 
     browser.goto(&link).await;
     browser.wait_for_text("//h1", "Set up your account").await;
@@ -522,6 +524,7 @@ async fn a_new_user_is_created_sets_up_and_changes_their_password_in_a_real_brow
 
     // Back as the admin: erin becomes an admin, must enrol again, is unlocked.
     browser.click_button("Sign out").await;
+    browser.wait_for_text("//h1", "Sign in").await;
     browser
         .sign_in_again(
             &app.address,
