@@ -596,6 +596,42 @@ pub struct ServeArgs {
     )]
     pub password_sign_in: bool,
 
+    /// A PENDING registration waiting longer than this is marked Overdue in the queue.
+    #[arg(
+        long,
+        env = "MPP_REVIEW_SLA",
+        value_name = "MPP_REVIEW_SLA",
+        default_value = "24h"
+    )]
+    pub review_sla: String,
+
+    /// How long a reviewer's claim on a registration holds.
+    #[arg(
+        long,
+        env = "MPP_CLAIM_TTL",
+        value_name = "MPP_CLAIM_TTL",
+        default_value = "30m"
+    )]
+    pub claim_ttl: String,
+
+    /// `off`, `risk` (flagged registrations and rejections for risk) or `all`: decisions a second reviewer must approve.
+    #[arg(
+        long,
+        env = "MPP_FOUR_EYES",
+        value_name = "MPP_FOUR_EYES",
+        value_enum,
+        default_value = "off"
+    )]
+    pub four_eyes: crate::domain::review::FourEyes,
+
+    /// A band on every admin page naming the environment, e.g. `SANDBOX`.
+    #[arg(
+        long,
+        env = "MPP_ENVIRONMENT_LABEL",
+        value_name = "MPP_ENVIRONMENT_LABEL"
+    )]
+    pub environment_label: Option<String>,
+
     /// Database connections per process.
     #[arg(
         long,

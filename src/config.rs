@@ -108,6 +108,13 @@ pub struct AdminSettings {
     pub mfa: crate::domain::two_factor::Mfa,
     pub sso: Option<SsoSettings>,
     pub password_sign_in: bool,
+    /// A PENDING registration waiting longer is marked Overdue.
+    pub review_sla: Duration,
+    /// How long a reviewer's claim on a registration holds.
+    pub claim_ttl: Duration,
+    pub four_eyes: crate::domain::review::FourEyes,
+    /// Shown as a band on every admin page (e.g. `SANDBOX`).
+    pub environment_label: Option<String>,
 }
 
 impl Default for AdminSettings {
@@ -121,6 +128,10 @@ impl Default for AdminSettings {
             mfa: crate::domain::two_factor::Mfa::Required,
             sso: None,
             password_sign_in: true,
+            review_sla: Duration::from_secs(24 * 3600),
+            claim_ttl: Duration::from_secs(30 * 60),
+            four_eyes: crate::domain::review::FourEyes::Off,
+            environment_label: None,
         }
     }
 }
@@ -189,6 +200,23 @@ impl Settings {
             parse_duration(args.session_max_age.trim()).context("MPP_SESSION_MAX_AGE")?;
         if session_max_age < Duration::from_secs(60) {
             bail!("MPP_SESSION_MAX_AGE: must be at least 1m");
+        }
+        let review_sla = parse_duration(args.review_sla.trim()).context("MPP_REVIEW_SLA")?;
+        let claim_ttl = parse_duration(args.claim_ttl.trim()).context("MPP_CLAIM_TTL")?;
+        if claim_ttl < Duration::from_secs(60) {
+            bail!("MPP_CLAIM_TTL: must be at least 1m");
+        }
+        let environment_label = args
+            .environment_label
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned);
+        if environment_label
+            .as_deref()
+            .is_some_and(|l| l.chars().count() > 40 || l.chars().any(char::is_control))
+        {
+            bail!("MPP_ENVIRONMENT_LABEL: at most 40 characters, no control characters");
         }
         let reason_templates =
             parse_reason_templates(args.reason_templates.as_deref().unwrap_or_default())
@@ -307,6 +335,10 @@ impl Settings {
                 mfa: args.mfa,
                 sso: sso_settings(args)?,
                 password_sign_in: args.password_sign_in,
+                review_sla,
+                claim_ttl,
+                four_eyes: args.four_eyes,
+                environment_label,
             },
             handle_signals: true,
             workers: None,

@@ -144,6 +144,11 @@ impl Application {
             password_sign_in: settings.admin.password_sign_in,
             secrets: admin::sealing::SecretBox::new(settings.signer.data_key())?,
             notifier_wake: wake.clone(),
+            review_sla: settings.admin.review_sla,
+            claim_ttl: settings.admin.claim_ttl,
+            four_eyes: settings.admin.four_eyes,
+            environment_label: settings.admin.environment_label.clone(),
+            alipay_gateway_configured: settings.notify.alipay_gateway_url.is_some(),
         });
         let serve = |listener: TcpListener, surface: Surface| -> anyhow::Result<Server> {
             let (aps, admin, metrics) = (aps.clone(), admin.clone(), metrics.clone());

@@ -73,6 +73,7 @@ impl FromRequest for Reviewer {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let ctx = req.app_data::<web::Data<AdminContext>>().cloned();
+        let req = req.clone();
         let cookie = ctx.as_ref().and_then(|ctx| {
             let (name, _) = session_cookie(ctx.secure_cookies);
             req.cookie(name).map(|c| c.value().to_owned())
@@ -98,13 +99,16 @@ impl FromRequest for Reviewer {
             .await?;
             let user = found.ok_or(AdminError::Unauthenticated)?;
             let role = user.role;
-            Ok(Reviewer {
+            let reviewer = Reviewer {
                 user_id: user.user_id,
                 username: user.username,
                 role,
                 csrf_token: user.csrf_token,
                 session_hash: hash,
-            })
+            };
+            // For the menu on an error page (see `chrome`).
+            actix_web::HttpMessage::extensions_mut(&req).insert(reviewer.clone());
+            Ok(reviewer)
         })
     }
 }

@@ -1,89 +1,30 @@
-//! One registration laid out for a reviewer, and the decision on it.
+//! One registration laid out for a reviewer: what kind of request it is,
+//! the evidence, then the decision panel, the notifications and the trail.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
-use super::login::see_other;
+use super::evidence;
 use super::render::page_response;
 use super::views::{
-    AttemptItem, AuditItem, DetailPage, Flash, HistoryItem, Nav, NotificationItem, Section,
-    format_age, format_decided, format_time,
+    AttemptItem, ClaimView, DetailPage, Flash, HistoryItem, Nav, NotificationItem, ProposalView,
+    TrailItem, format_age, format_decided, format_time,
 };
 use crate::db::audit::action;
+use crate::db::console;
 use crate::db::review::{self, RegistrationRow};
 use crate::db::{self, audit, notifications};
-use crate::domain::changes::{Field, content_changes, flatten};
+use crate::domain::changes::content_changes;
 use crate::domain::notification::{NotificationState, Target};
-use crate::domain::review::{Decision, DecisionError, RejectCode};
+use crate::domain::review::{FourEyes, RejectCode};
 use crate::domain::status::RegistrationStatus;
-use crate::workflow;
-use crate::workflow::decision::DecideOutcome;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DetailQuery {
     flash: Option<String>,
-}
-
-/// Sections of the request, by the path prefix of their fields; a field
-/// belongs to the longest prefix it starts with, so nothing is left out.
-const SECTIONS: &[(&str, &str)] = &[
-    ("Request", ""),
-    ("Merchant", "merchantInfo"),
-    ("Merchant address", "merchantInfo.merchantAddress"),
-    ("Logo", "merchantInfo.logo"),
-    ("Websites", "merchantInfo.websites"),
-    ("Registration detail", "merchantInfo.registrationDetail"),
-    (
-        "Registered address",
-        "merchantInfo.registrationDetail.registrationAddress",
-    ),
-    ("Contacts", "merchantInfo.registrationDetail.contactInfo"),
-    ("Attachments", "merchantInfo.registrationDetail.attachments"),
-    ("Store", "storeInfo"),
-    ("Store address", "storeInfo.storeAddress"),
-    ("Store contacts", "storeInfo.storeContacts"),
-];
-
-fn sections(raw_request: &str) -> Vec<Section> {
-    let value: serde_json::Value = serde_json::from_str(raw_request).unwrap_or_default();
-    let mut out: Vec<Section> = SECTIONS
-        .iter()
-        .map(|(title, _)| Section {
-            title,
-            fields: Vec::new(),
-        })
-        .collect();
-    for field in flatten(&value) {
-        let (index, prefix) = SECTIONS
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, p))| {
-                p.is_empty()
-                    || field.path == *p
-                    || field.path.starts_with(&format!("{p}."))
-                    || field.path.starts_with(&format!("{p}["))
-            })
-            .max_by_key(|(_, (_, p))| p.len())
-            .map(|(i, (_, p))| (i, *p))
-            .unwrap_or((0, ""));
-        let label = field.path[prefix.len()..]
-            .trim_start_matches('.')
-            .to_owned();
-        let label = if label.is_empty() {
-            field.path.clone()
-        } else {
-            label
-        };
-        out[index].fields.push(Field {
-            path: label,
-            value: field.value,
-        });
-    }
-    out.retain(|s| !s.fields.is_empty());
-    out
 }
 
 pub async fn show(
@@ -102,59 +43,63 @@ pub async fn show(
         // What changed since the latest approval of a key this one shares.
         let last_approved = match history
             .iter()
-            .filter(|h| h.status == RegistrationStatus::Approved)
+            .filter(|h| {
+                h.status == RegistrationStatus::Approved && h.decided_at < Some(row.received_at)
+            })
             .max_by_key(|h| h.decided_at)
         {
             Some(approved) => review::find_raw_request(conn, approved.id)?
-                .map(|raw| (approved.registration_request_id.clone(), raw)),
+                .map(|raw| (history_item(approved), raw)),
             None => None,
         };
         let trail = audit::find_for_registration(conn, &row.registration_request_id)?;
         let sent = notifications::find_for_registration(conn, row.id)?;
-        Ok(Some((
+        let notes = console::notes_for(conn, row.id)?;
+        let claim = console::live_claim(conn, row.id)?;
+        let proposal = console::open_proposal(conn, row.id)?;
+        Ok(Some(Loaded {
             row,
             raw_request,
             history,
             last_approved,
             trail,
             sent,
-        )))
+            notes,
+            claim,
+            proposal,
+        }))
     })
     .await?;
-    let (row, raw_request, history, last_approved, trail, (sent, attempts)) =
-        loaded.ok_or(AdminError::NotFound)?;
+    let Loaded {
+        row,
+        raw_request,
+        history,
+        last_approved,
+        trail,
+        sent: (sent, attempts),
+        notes,
+        claim,
+        proposal,
+    } = loaded.ok_or(AdminError::NotFound)?;
     let targets: std::collections::HashMap<i64, Target> =
         sent.iter().map(|n| (n.id, n.target)).collect();
-    let notification_summary = if sent.is_empty() {
-        match row.status {
-            RegistrationStatus::Pending => "none until a decision".to_owned(),
-            RegistrationStatus::Approved
-            | RegistrationStatus::Rejected
-            | RegistrationStatus::Cancelled => "none".to_owned(),
-        }
-    } else {
-        sent.iter()
-            .map(|n| match n.status {
-                NotificationState::Pending => {
-                    format!("{}: pending ({} attempts so far)", n.target, n.attempts)
-                }
-                done @ (NotificationState::Delivered
-                | NotificationState::Failed
-                | NotificationState::Dead) => {
-                    format!("{}: {done} after {} attempt(s)", n.target, n.attempts)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
+    let notification_summary = notification_summary(&row, &sent);
 
     let (compared_with, changes) = match last_approved {
-        Some((approved_id, approved_raw)) => {
+        Some((approved, approved_raw)) => {
             let before: serde_json::Value = serde_json::from_str(&approved_raw).unwrap_or_default();
             let after: serde_json::Value = serde_json::from_str(&raw_request).unwrap_or_default();
-            (Some(approved_id), content_changes(&before, &after))
+            (Some(approved), content_changes(&before, &after))
         }
         None => (None, Vec::new()),
+    };
+    let kind_heading = if row.is_update || compared_with.is_some() {
+        match changes.len() {
+            1 => "Update of an approved merchant: 1 change".to_owned(),
+            n => format!("Update of an approved merchant: {n} changes"),
+        }
+    } else {
+        "New merchant".to_owned()
     };
     // Repeats of this id that carried another body: answered as stored, but a
     // reviewer should know the sender's systems disagree about this request.
@@ -170,27 +115,95 @@ pub async fn show(
         })
         .collect();
 
-    let flash = query.flash.as_deref().and_then(|f| flash_for(f, &row));
+    // The trail: audit events, notes and delivery attempts, in time order.
+    let mut items: Vec<TrailItem> = trail.into_iter().map(TrailItem::from).collect();
+    items.extend(notes.into_iter().map(|n| TrailItem {
+        at_micros: n.at.timestamp_micros(),
+        at: format_time(n.at),
+        who: n.author,
+        kind: "note",
+        what: "Internal note".to_owned(),
+        transition: String::new(),
+        detail: n.body,
+    }));
+    items.extend(attempts.iter().map(|a| {
+        let target = targets
+            .get(&a.notification_id)
+            .map(|t| t.as_str())
+            .unwrap_or_default();
+        TrailItem {
+            at_micros: a.started_at.timestamp_micros(),
+            at: format_time(a.started_at),
+            who: "notifier".to_owned(),
+            kind: "attempt",
+            what: format!("Notification attempt {} to {target}", a.attempt),
+            transition: String::new(),
+            detail: [
+                Some(a.outcome.as_str().to_owned()),
+                a.http_status.map(|s| format!("HTTP {s}")),
+                a.result_code.clone(),
+                a.error.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · "),
+        }
+    }));
+    items.sort_by_key(|t| t.at_micros);
+
+    let pending = row.status == RegistrationStatus::Pending;
+    let claim = claim.filter(|_| pending).map(|c| ClaimView {
+        mine: c.reviewer == reviewer.username,
+        reviewer: c.reviewer,
+        until: format_time(c.expires_at),
+    });
+    let proposal = proposal.filter(|_| pending).map(|p| ProposalView {
+        id: p.id,
+        summary: console::describe_proposal(&p),
+        mine: p.proposed_by == reviewer.username,
+        proposed_by: p.proposed_by,
+        at: format_time(p.proposed_at),
+    });
+    let held_by_other = claim.as_ref().is_some_and(|c| !c.mine);
+    let flash = query
+        .flash
+        .as_deref()
+        .and_then(|f| flash_for(f, &row, claim.as_ref()));
     let now = chrono::Utc::now();
+    let sla = chrono::Duration::from_std(ctx.review_sla).unwrap_or(chrono::Duration::hours(24));
     let page = DetailPage {
-        nav_bar: Nav {
-            username: reviewer.username.clone(),
-            csrf: reviewer.csrf_token.clone(),
-            is_admin: reviewer.is_admin(),
-        },
+        nav_bar: Nav::of(&reviewer),
         flash,
         reg: &row,
         products: row.product_codes.join(", "),
         received: format_time(row.received_at),
         waiting: format_age(row.received_at, now),
+        overdue: pending && now - row.received_at > sla,
         decided: row.decided_at.map(format_time).unwrap_or_default(),
-        sections: sections(&raw_request),
-        mismatched_repeats,
-        history: history.iter().map(history_item).collect(),
+        kind_heading,
         compared_with,
         changes,
-        audit: trail.into_iter().map(AuditItem::from).collect(),
-        can_decide: row.status == RegistrationStatus::Pending,
+        sections: evidence::sections(&raw_request),
+        raw_request,
+        mismatched_repeats,
+        history: history.iter().map(history_item).collect(),
+        trail: items,
+        can_claim: pending && proposal.is_none() && !claim.as_ref().is_some_and(|c| c.mine),
+        can_decide: pending && proposal.is_none() && !held_by_other,
+        claim,
+        proposal,
+        pending,
+        four_eyes_note: match ctx.four_eyes {
+            FourEyes::Off => None,
+            FourEyes::All => {
+                Some("Four eyes: every decision is proposed here and made by a second reviewer.")
+            }
+            FourEyes::Risk if !row.review_flags.is_empty() => Some(
+                "Four eyes: this registration has review flags, so a second reviewer makes the decision.",
+            ),
+            FourEyes::Risk => Some("Four eyes: a rejection for risk is made by a second reviewer."),
+        },
         reason_templates: &ctx.reason_templates,
         reject_codes: RejectCode::ALL
             .into_iter()
@@ -210,6 +223,48 @@ pub async fn show(
     page_response(&page)
 }
 
+struct Loaded {
+    row: RegistrationRow,
+    raw_request: String,
+    history: Vec<RegistrationRow>,
+    last_approved: Option<(HistoryItem, String)>,
+    trail: Vec<crate::db::audit::AuditEntry>,
+    sent: (
+        Vec<crate::db::notifications::NotificationRow>,
+        Vec<crate::db::notifications::AttemptRow>,
+    ),
+    notes: Vec<console::Note>,
+    claim: Option<console::Claim>,
+    proposal: Option<console::Proposal>,
+}
+
+fn notification_summary(
+    row: &RegistrationRow,
+    sent: &[crate::db::notifications::NotificationRow],
+) -> String {
+    if sent.is_empty() {
+        return match row.status {
+            RegistrationStatus::Pending => "none until a decision".to_owned(),
+            RegistrationStatus::Approved
+            | RegistrationStatus::Rejected
+            | RegistrationStatus::Cancelled => "none".to_owned(),
+        };
+    }
+    sent.iter()
+        .map(|n| match n.status {
+            NotificationState::Pending => {
+                format!("{}: pending ({} attempts so far)", n.target, n.attempts)
+            }
+            done @ (NotificationState::Delivered
+            | NotificationState::Failed
+            | NotificationState::Dead) => {
+                format!("{}: {done} after {} attempt(s)", n.target, n.attempts)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn history_item(h: &RegistrationRow) -> HistoryItem {
     HistoryItem {
         href: format!("/admin/registrations/{}", h.id),
@@ -220,120 +275,48 @@ fn history_item(h: &RegistrationRow) -> HistoryItem {
     }
 }
 
-/// Messages after a decision, chosen by code so that nothing a visitor puts
+/// Messages after an action, chosen by code so that nothing a visitor puts
 /// in the URL is ever shown as text.
-fn flash_for(code: &str, row: &RegistrationRow) -> Option<Flash> {
+fn flash_for(code: &str, row: &RegistrationRow, claim: Option<&ClaimView>) -> Option<Flash> {
     let decided = || match (&row.decided_by, row.decided_at) {
         (Some(by), Some(at)) => format!("{} by {by} at {}", row.status, format_time(at)),
         _ => row.status.as_str().to_owned(),
     };
+    let bad = |text: &str| Flash {
+        ok: false,
+        text: text.to_owned(),
+    };
+    let ok = |text: String| Flash { ok: true, text };
     Some(match code {
-        "decided" => Flash {
-            ok: true,
-            text: format!("Decision recorded: {}.", decided()),
+        "decided" => ok(format!("Decision recorded: {}.", decided())),
+        "proposed" => ok("Decision proposed. The status stays PENDING and nothing is sent until a second reviewer approves it.".into()),
+        "sent_back" => ok("Proposal sent back. The registration is PENDING for a new decision.".into()),
+        "claimed" => ok(match claim {
+            Some(c) => format!("You are reviewing this registration until {}.", c.until),
+            None => "Claimed.".into(),
+        }),
+        "noted" => ok("Note added.".into()),
+        "already_decided" => bad(&format!(
+            "This registration is no longer PENDING: it was already {}. Nothing was changed.",
+            decided()
+        )),
+        "claimed_by_other" => match claim {
+            Some(c) => bad(&format!(
+                "Being reviewed by {} until {}: nothing was changed. Take over to decide.",
+                c.reviewer, c.until
+            )),
+            None => bad("Another reviewer held this registration: nothing was changed."),
         },
-        "already_decided" => Flash {
-            ok: false,
-            text: format!(
-                "This registration is no longer PENDING: it was already {}. Nothing was changed.",
-                decided()
-            ),
-        },
-        "reason_required" => Flash {
-            ok: false,
-            text: "A rejection needs a reason.".into(),
-        },
-        "reason_too_long" => Flash {
-            ok: false,
-            text: "The reason is longer than 1024 characters.".into(),
-        },
-        "reason_invalid" => Flash {
-            ok: false,
-            text: "The reason contains control characters.".into(),
-        },
+        "proposal_open" => bad("A decision on this registration waits for a second reviewer: approve it or send it back first. Nothing was changed."),
+        "proposal_closed" => bad("That proposal was already approved or sent back. Nothing was changed."),
+        "own_proposal" => bad("You proposed this decision: a different reviewer must approve it or send it back."),
+        "not_pending" => bad("Only a PENDING registration can be claimed."),
+        "reason_required" => bad("A rejection needs a reason."),
+        "reason_too_long" => bad("The reason is longer than 1024 characters."),
+        "reason_invalid" => bad("The reason contains control characters."),
+        "note_required" => bad("Sending back needs a note for the proposer."),
+        "note_invalid" => bad("A note is 1 to 4000 characters, without control characters."),
+        "redriven" => ok("Notification queued again.".into()),
         _ => return None,
     })
-}
-
-#[derive(Deserialize)]
-pub struct DecisionForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    decision: String,
-    reason: Option<String>,
-    template: Option<String>,
-    reject_code: Option<String>,
-}
-
-/// POST /admin/registrations/{id}/decision.
-pub async fn decide(
-    req: HttpRequest,
-    reviewer: Reviewer,
-    path: web::Path<i64>,
-    form: web::Form<DecisionForm>,
-    ctx: web::Data<AdminContext>,
-) -> Result<HttpResponse, AdminError> {
-    reviewer.check_form(&req, &form.csrf)?;
-    let id = path.into_inner();
-    let form = form.into_inner();
-    let back = |flash: &str| see_other(&format!("/admin/registrations/{id}?flash={flash}"));
-
-    // A picked template stands for the reason, or leads it when text is typed too.
-    let typed = form
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    let template = form
-        .template
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if let Some(t) = template
-        && !ctx.reason_templates.iter().any(|known| known == t)
-    {
-        return Err(AdminError::BadRequest("unknown reason template".into()));
-    }
-    let reason = match (template, typed) {
-        (Some(t), Some(r)) => Some(format!("{t}: {r}")),
-        (Some(t), None) => Some(t.to_owned()),
-        (None, r) => r.map(str::to_owned),
-    };
-    let decision = match Decision::from_form(
-        &form.decision,
-        reason.as_deref(),
-        form.reject_code.as_deref(),
-    ) {
-        Ok(d) => d,
-        Err(DecisionError::ReasonRequired) => return Ok(back("reason_required")),
-        Err(DecisionError::ReasonTooLong) => return Ok(back("reason_too_long")),
-        Err(DecisionError::ReasonHasControlCharacters) => return Ok(back("reason_invalid")),
-        Err(DecisionError::UnknownAction) => {
-            return Err(AdminError::BadRequest("unknown decision".into()));
-        }
-    };
-
-    let who = reviewer.username.clone();
-    let policy = ctx.notify_policy.clone();
-    let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-        Ok(workflow::decision::decide(
-            conn, id, &decision, &who, &policy,
-        )?)
-    })
-    .await?;
-    match outcome {
-        DecideOutcome::Decided(row) => {
-            ctx.notifier_wake.notify_one();
-            tracing::info!(
-                registration_request_id = %row.registration_request_id,
-                status = %row.status,
-                reviewer = %reviewer.username,
-                "registration decided"
-            );
-            Ok(back("decided"))
-        }
-        DecideOutcome::AlreadyDecided(_) => Ok(back("already_decided")),
-        DecideOutcome::NotFound => Err(AdminError::NotFound),
-    }
 }

@@ -3,9 +3,14 @@
 //! (askama), no scripts, no external assets.
 
 mod account;
+mod audit_page;
 mod auth;
+mod chrome;
+mod decision;
 mod detail;
 mod error;
+mod evidence;
+mod export;
 mod login;
 mod notifications;
 pub mod password;
@@ -60,6 +65,13 @@ pub struct AdminContext {
     pub password_sign_in: bool,
     /// Wakes this process's notifier at once after a decision.
     pub notifier_wake: Arc<tokio::sync::Notify>,
+    /// A PENDING registration waiting longer is Overdue.
+    pub review_sla: Duration,
+    pub claim_ttl: Duration,
+    pub four_eyes: crate::domain::review::FourEyes,
+    pub environment_label: Option<String>,
+    /// Whether Alipay+ notifications can be sent at all (a gateway is configured).
+    pub alipay_gateway_configured: bool,
 }
 
 /// The pages' only stylesheet, inlined so that every page (sign-in included)
@@ -97,9 +109,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
                 .finish()
         }),
     );
+    let band = chrome::band(ctx.environment_label.as_deref());
     cfg.service(
         web::scope("/admin")
             .app_data(ctx)
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                chrome::fill(band.clone(), req, next)
+            }))
             .wrap(headers)
             .route("", web::get().to(queue::show))
             .route("/", web::get().to(queue::show))
@@ -111,8 +127,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
             .route("/registrations/{id}", web::get().to(detail::show))
             .route(
                 "/registrations/{id}/decision",
-                web::post().to(detail::decide),
+                web::post().to(decision::decide),
             )
+            .route("/registrations/{id}/claim", web::post().to(decision::claim))
+            .route(
+                "/registrations/{id}/proposal",
+                web::post().to(decision::second_review),
+            )
+            .route(
+                "/registrations/{id}/notes",
+                web::post().to(decision::add_note),
+            )
+            .route("/review-next", web::post().to(queue::review_next))
+            .route("/export.csv", web::get().to(export::registrations))
+            .route("/audit", web::get().to(audit_page::show))
+            .route("/audit/export.csv", web::get().to(export::audit))
             .route("/notifications", web::get().to(notifications::list))
             .route(
                 "/notifications/retry",

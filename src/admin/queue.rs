@@ -1,60 +1,85 @@
-//! The review queue: PENDING registrations oldest first, filters, search,
-//! counts per status, keyset pagination.
+//! The review queue: filters and search (as bookmarkable URL parameters),
+//! three orders with keyset pagination both ways, a total per filter,
+//! claims and four-eyes marks, and "Review next".
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
+use super::login::see_other;
 use super::render::page_response;
 use super::views::{
-    CountLink, Flash, Nav, QueueItem, QueuePage, format_age, format_decided, format_time,
+    CountLink, Flash, Nav, QueueItem, QueuePage, SortLink, format_age, format_decided,
+    format_minute, product_label,
 };
 use crate::db;
-use crate::db::review::{self, Cursor, QueueFilter};
+use crate::db::console;
+use crate::db::review::{
+    self, Cursor, Kind, PagePosition, QueueFilter, QueueRow, QueueSort, SortKey,
+};
 use crate::domain::status::RegistrationStatus;
 use crate::protocol::registration::ProductCode;
 
 const PAGE_SIZE: i64 = 50;
+/// Totals above this are shown as "more than": counting every match of a
+/// broad filter over millions of rows would cost more than it tells.
+pub const COUNT_CAP: i64 = 10_000;
 
-#[derive(Debug, Default, Deserialize)]
+/// The queue's URL parameters (also the export's).
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct QueueQuery {
+    q: Option<String>,
     status: Option<String>,
     product: Option<String>,
-    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    decided_by: Option<String>,
+    region: Option<String>,
+    mcc: Option<String>,
+    flagged: Option<String>,
+    kind: Option<String>,
+    awaiting: Option<String>,
+    sort: Option<String>,
     after: Option<String>,
+    before: Option<String>,
     flash: Option<String>,
 }
 
-pub async fn show(
-    reviewer: Reviewer,
-    query: web::Query<QueueQuery>,
-    ctx: web::Data<AdminContext>,
-) -> Result<HttpResponse, AdminError> {
-    let query = query.into_inner();
-    let status_param = query.status.clone().unwrap_or_else(|| "PENDING".to_owned());
-    let status = match status_param.as_str() {
-        "ALL" => None,
-        other => Some(
-            RegistrationStatus::parse(other)
-                .ok_or_else(|| AdminError::BadRequest(format!("unknown status {other:?}")))?,
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A short filter value: bounded, no control characters.
+fn short_value(name: &str, v: &Option<String>) -> Result<Option<String>, AdminError> {
+    match non_empty(v) {
+        None => Ok(None),
+        Some(text) if text.chars().count() > 128 || text.chars().any(char::is_control) => Err(
+            AdminError::BadRequest(format!("The {name} filter is not a valid value.")),
         ),
-    };
-    let product = query.product.clone().filter(|p| !p.is_empty());
-    if let Some(p) = &product
-        && ProductCode::parse(p).is_none()
-    {
-        return Err(AdminError::BadRequest(format!(
-            "unknown product code {p:?}"
-        )));
+        Some(text) => Ok(Some(text.to_owned())),
     }
-    let search: Option<String> = query
-        .q
-        .as_deref()
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(|q| q.chars().take(256).collect());
+}
+
+fn date(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, AdminError> {
+    non_empty(v)
+        .map(|text| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| AdminError::BadRequest(format!("The {name} date must be YYYY-MM-DD.")))
+        })
+        .transpose()
+}
+
+fn start_of(day: NaiveDate) -> Option<DateTime<Utc>> {
+    day.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
+}
+
+/// The filter a query asks for. Without a status, the queue shows PENDING
+/// work, and a search looks through every status.
+pub fn filter_from(query: &QueueQuery) -> Result<QueueFilter, AdminError> {
+    let search: Option<String> = non_empty(&query.q).map(|q| q.chars().take(256).collect());
     // Nothing stored has control characters (and a NUL could not even be searched for).
     if search
         .as_deref()
@@ -64,62 +89,160 @@ pub async fn show(
             "The search text contains control characters.".into(),
         ));
     }
-    let after = match query.after.as_deref().filter(|a| !a.is_empty()) {
-        Some(text) => Some(
-            Cursor::decode(text)
-                .ok_or_else(|| AdminError::BadRequest("bad page position".into()))?,
+    let status = match non_empty(&query.status) {
+        Some("ALL") => None,
+        Some(other) => Some(
+            RegistrationStatus::parse(other)
+                .ok_or_else(|| AdminError::BadRequest(format!("unknown status {other:?}")))?,
         ),
-        None => None,
+        None if search.is_some() => None,
+        None => Some(RegistrationStatus::Pending),
     };
-    let filter = QueueFilter {
-        status,
-        product_code: product.clone(),
-        search,
-        after,
-        limit: PAGE_SIZE + 1,
-    };
-
-    let list_filter = filter.clone();
-    let (mut rows, counts, undelivered) = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-        Ok((
-            review::list_queue(conn, &list_filter)?,
-            review::count_by_status(conn)?,
-            crate::db::notifications::count_unfinished(conn)?,
-        ))
-    })
-    .await?;
-
-    let link = |status: &str, after: Option<&Cursor>| -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("status", status);
-        if let Some(p) = &product {
-            q.append_pair("product", p);
-        }
-        if let Some(s) = &filter.search {
-            q.append_pair("q", s);
-        }
-        if let Some(a) = after {
-            q.append_pair("after", &a.encode());
-        }
-        format!("/admin?{}", q.finish())
-    };
-
-    let more = rows.len() as i64 > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE as usize);
-    let next_href = more
-        .then(|| {
-            rows.last().map(|r| {
-                link(
-                    &status_param,
-                    Some(&Cursor {
-                        received_at: r.received_at,
-                        id: r.id,
-                    }),
-                )
-            })
+    let product_code = non_empty(&query.product)
+        .map(|p| {
+            ProductCode::parse(p)
+                .ok_or_else(|| AdminError::BadRequest(format!("unknown product code {p:?}")))
         })
-        .flatten();
-    let first_href = after.is_some().then(|| link(&status_param, None));
+        .transpose()?;
+    let from = date("from", &query.from)?;
+    let to = date("to", &query.to)?;
+    let kind = match non_empty(&query.kind) {
+        None => None,
+        Some("new") => Some(Kind::New),
+        Some("update") => Some(Kind::Update),
+        Some(other) => return Err(AdminError::BadRequest(format!("unknown kind {other:?}"))),
+    };
+    let sort = match non_empty(&query.sort) {
+        Some(s) => QueueSort::parse(s)
+            .ok_or_else(|| AdminError::BadRequest(format!("unknown order {s:?}")))?,
+        // PENDING work is served longest-waiting first; everything else newest first.
+        None if status == Some(RegistrationStatus::Pending) => QueueSort::Waiting,
+        None => QueueSort::Received,
+    };
+    Ok(QueueFilter {
+        status,
+        product_code,
+        search,
+        received_from: from.and_then(start_of),
+        received_before: to.and_then(|d| d.succ_opt()).and_then(start_of),
+        decided_by: short_value("decided by", &query.decided_by)?,
+        region: short_value("region", &query.region)?,
+        mcc: short_value("MCC", &query.mcc)?,
+        flagged_only: non_empty(&query.flagged) == Some("1"),
+        kind,
+        awaiting_second_review: non_empty(&query.awaiting) == Some("second"),
+        sort,
+    })
+}
+
+/// The URL parameters that reproduce a filter (without a page position).
+pub fn filter_params(query: &QueueQuery) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (name, value) in [
+        ("q", &query.q),
+        ("status", &query.status),
+        ("product", &query.product),
+        ("from", &query.from),
+        ("to", &query.to),
+        ("decided_by", &query.decided_by),
+        ("region", &query.region),
+        ("mcc", &query.mcc),
+        ("flagged", &query.flagged),
+        ("kind", &query.kind),
+        ("awaiting", &query.awaiting),
+        ("sort", &query.sort),
+    ] {
+        if let Some(v) = non_empty(value) {
+            out.push((name, v.to_owned()));
+        }
+    }
+    out
+}
+
+fn href(path: &str, params: &[(&str, String)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        q.append_pair(k, v);
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{q}")
+    }
+}
+
+/// `params` with `name` set to `value` (or removed when `None`).
+fn with(
+    params: &[(&'static str, String)],
+    name: &'static str,
+    value: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<_> = params.iter().filter(|(k, _)| *k != name).cloned().collect();
+    if let Some(v) = value {
+        out.push((name, v.to_owned()));
+    }
+    out
+}
+
+fn position_from(query: &QueueQuery) -> Result<PagePosition, AdminError> {
+    let bad = || AdminError::BadRequest("bad page position".into());
+    Ok(match (non_empty(&query.after), non_empty(&query.before)) {
+        (Some(a), _) => PagePosition::After(Cursor::decode(a).ok_or_else(bad)?),
+        (None, Some(b)) => PagePosition::Before(Cursor::decode(b).ok_or_else(bad)?),
+        (None, None) => PagePosition::First,
+    })
+}
+
+fn cursor_of(row: &QueueRow, lowered_name: &str, sort: QueueSort) -> Cursor {
+    Cursor {
+        key: match sort {
+            QueueSort::Merchant => SortKey::Name(lowered_name.to_owned()),
+            QueueSort::Received | QueueSort::Waiting => SortKey::Time(row.received_at),
+        },
+        id: row.id,
+    }
+}
+
+/// A flag's name: the text before its first colon.
+pub fn flag_name(flag: &str) -> &str {
+    flag.split_once(": ").map_or(flag, |(name, _)| name)
+}
+
+pub async fn show(
+    reviewer: Reviewer,
+    query: web::Query<QueueQuery>,
+    ctx: web::Data<AdminContext>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let filter = filter_from(&query)?;
+    let position = position_from(&query)?;
+    let params = filter_params(&query);
+
+    // The counters answer a status-only filter exactly; anything else is counted (up to a cap).
+    let exact_from_counters = filter_params_are_status_only(&params);
+    let (list_filter, list_position) = (filter.clone(), position.clone());
+    let (rows, more, counts, total, undelivered, claims, proposals) =
+        db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+            let (rows, more) = review::list_queue(conn, &list_filter, &list_position, PAGE_SIZE)?;
+            let counts = review::count_by_status(conn)?;
+            let total = if exact_from_counters {
+                None
+            } else {
+                Some(review::count_queue(conn, &list_filter, COUNT_CAP)?)
+            };
+            let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
+            Ok((
+                rows,
+                more,
+                counts,
+                total,
+                crate::db::notifications::count_unfinished(conn)?,
+                console::live_claims(conn, &ids)?,
+                console::open_proposals(conn, &ids)?,
+            ))
+        })
+        .await?;
 
     let count_of = |s: RegistrationStatus| {
         counts
@@ -128,44 +251,101 @@ pub async fn show(
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
+    let all_count: i64 = counts.iter().map(|(_, n)| n).sum();
+    let total = match (total, filter.status) {
+        (Some(n), _) => n,
+        (None, Some(s)) => count_of(s),
+        (None, None) => all_count,
+    };
+
+    // Pages both ways: "after" the last row shown, "before" the first.
+    let backwards = matches!(position, PagePosition::Before(_));
+    let first = rows.first().map(|(r, n)| cursor_of(r, n, filter.sort));
+    let last = rows.last().map(|(r, n)| cursor_of(r, n, filter.sort));
+    let has_next = if backwards { true } else { more };
+    let has_prev = match position {
+        PagePosition::First => false,
+        PagePosition::After(_) => true,
+        PagePosition::Before(_) => more,
+    };
+    let next_href = has_next
+        .then(|| last.map(|c| href("/admin", &with(&params, "after", Some(&c.encode())))))
+        .flatten();
+    let prev_href = has_prev
+        .then(|| first.map(|c| href("/admin", &with(&params, "before", Some(&c.encode())))))
+        .flatten();
+
     let mut count_links: Vec<CountLink> = RegistrationStatus::ALL
         .into_iter()
         .map(|s| CountLink {
             label: s.as_str(),
             count: count_of(s),
-            href: link(s.as_str(), None),
-            current: status == Some(s),
+            href: href("/admin", &[("status", s.as_str().to_owned())]),
+            current: filter.status == Some(s) && params.len() <= 1,
         })
         .collect();
     count_links.push(CountLink {
         label: "ALL",
-        count: counts.iter().map(|(_, n)| n).sum(),
-        href: link("ALL", None),
-        current: status.is_none(),
+        count: all_count,
+        href: href("/admin", &[("status", "ALL".to_owned())]),
+        current: filter.status.is_none() && params.len() <= 1,
     });
 
-    let now = chrono::Utc::now();
+    let now = Utc::now();
+    let sla = chrono::Duration::from_std(ctx.review_sla).unwrap_or(chrono::Duration::hours(24));
     let items = rows
         .into_iter()
-        .map(|r| QueueItem {
-            href: format!("/admin/registrations/{}", r.id),
-            waiting: format_age(r.received_at, now),
-            received: format_time(r.received_at),
-            decided: format_decided(r.decided_at, r.decided_by.as_deref()),
-            registration_request_id: r.registration_request_id,
-            reference_merchant_id: r.reference_merchant_id,
-            reference_store_id: r.reference_store_id.unwrap_or_default(),
-            merchant_name: r.merchant_name,
-            products: r.product_codes.join(", "),
-            status: r.status.as_str().to_owned(),
-            flags: r.review_flags.len(),
+        .map(|(r, _)| {
+            let pending = r.status == RegistrationStatus::Pending;
+            QueueItem {
+                href: format!("/admin/registrations/{}", r.id),
+                waiting: if pending {
+                    format_age(r.received_at, now)
+                } else {
+                    String::new()
+                },
+                overdue: pending && now - r.received_at > sla,
+                received: format_minute(r.received_at),
+                decided: format_decided(r.decided_at, r.decided_by.as_deref()),
+                products: r
+                    .product_codes
+                    .iter()
+                    .map(|c| (product_label(c), c.clone()))
+                    .collect(),
+                kind: if r.is_update { "Update" } else { "New" },
+                flags: r
+                    .review_flags
+                    .iter()
+                    .map(|f| flag_name(f).to_owned())
+                    .collect(),
+                flags_title: r.review_flags.join("\n"),
+                claimed_by: claims
+                    .iter()
+                    .find(|(id, _)| *id == r.id)
+                    .map(|(_, who)| who.clone()),
+                proposed_by: proposals
+                    .iter()
+                    .find(|(id, _)| *id == r.id)
+                    .map(|(_, who)| who.clone()),
+                status: r.status.as_str().to_owned(),
+                registration_request_id: r.registration_request_id,
+                reference_merchant_id: r.reference_merchant_id,
+                reference_store_id: r.reference_store_id.unwrap_or_default(),
+                merchant_name: r.merchant_name,
+                legal_name: r.legal_name,
+                region: r.region.unwrap_or_default(),
+                mcc: r.merchant_mcc,
+            }
         })
         .collect();
 
-    let mut statuses: Vec<(&'static str, &'static str)> = RegistrationStatus::ALL
-        .into_iter()
-        .map(|s| (s.as_str(), s.as_str()))
-        .collect();
+    let mut statuses: Vec<(&'static str, &'static str)> =
+        vec![("", "Default: PENDING, all when searching")];
+    statuses.extend(
+        RegistrationStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), s.as_str())),
+    );
     statuses.push(("ALL", "All statuses"));
     let mut products: Vec<(&'static str, &'static str)> = vec![("", "All products")];
     products.extend(
@@ -173,27 +353,65 @@ pub async fn show(
             .into_iter()
             .map(|c| (c.as_str(), c.as_str())),
     );
+    let sort_links = QueueSort::ALL
+        .into_iter()
+        .map(|s| SortLink {
+            label: match s {
+                QueueSort::Waiting => "Waiting longest",
+                QueueSort::Received => "Newest",
+                QueueSort::Merchant => "Merchant name",
+            },
+            href: href("/admin", &with(&params, "sort", Some(s.as_str()))),
+            current: s == filter.sort,
+        })
+        .collect();
+    let searched = match filter.status {
+        Some(s) => format!("{s} only"),
+        None => "every status".to_owned(),
+    };
+    let total_text = if total > COUNT_CAP {
+        format!("More than {COUNT_CAP} registrations")
+    } else if total == 1 {
+        "1 registration".to_owned()
+    } else {
+        format!("{total} registrations")
+    };
 
+    let value = |v: &Option<String>| non_empty(v).unwrap_or_default().to_owned();
     let page = QueuePage {
         flash: query.flash.as_deref().and_then(flash_text),
         undelivered,
-        nav_bar: Nav {
-            username: reviewer.username.clone(),
-            csrf: reviewer.csrf_token.clone(),
-            is_admin: reviewer.is_admin(),
-        },
+        nav_bar: Nav::of(&reviewer),
         counts: count_links,
-        status: status_param,
+        status: value(&query.status),
         statuses,
-        product: filter.product_code.clone().unwrap_or_default(),
+        product: value(&query.product),
         products,
         search: filter.search.clone().unwrap_or_default(),
+        from: value(&query.from),
+        to: value(&query.to),
+        decided_by: value(&query.decided_by),
+        region: value(&query.region),
+        mcc: value(&query.mcc),
+        flagged: filter.flagged_only,
+        kind: value(&query.kind),
+        awaiting_second: filter.awaiting_second_review,
+        sort: filter.sort.as_str(),
+        sort_links,
+        total_text,
+        searched,
+        showing_search: filter.search.is_some(),
         rows: items,
-        pending_view: filter.oldest_first(),
         next_href,
-        first_href,
+        prev_href,
+        export_href: href("/admin/export.csv", &params),
     };
     page_response(&page)
+}
+
+/// Whether the parameters name at most a status (the counters know that total).
+fn filter_params_are_status_only(params: &[(&'static str, String)]) -> bool {
+    params.iter().all(|(k, _)| *k == "status" || *k == "sort")
 }
 
 fn flash_text(code: &str) -> Option<Flash> {
@@ -202,6 +420,48 @@ fn flash_text(code: &str) -> Option<Flash> {
             ok: true,
             text: "Signed in.".into(),
         }),
+        "nothing_to_review" => Some(Flash {
+            ok: true,
+            text: "Nothing left to review: every PENDING registration is claimed or waits for a second reviewer.".into(),
+        }),
         _ => None,
     }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// POST /admin/review-next: claims the oldest unclaimed PENDING registration
+/// and opens it.
+pub async fn review_next(
+    req: HttpRequest,
+    reviewer: Reviewer,
+    form: web::Form<CsrfForm>,
+    ctx: web::Data<AdminContext>,
+) -> Result<HttpResponse, AdminError> {
+    reviewer.check_form(&req, &form.csrf)?;
+    let who = reviewer.username.clone();
+    let ttl = ctx.claim_ttl;
+    let claimed = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+        // Two reviewers pressing at once may pick the same one: the loser tries the next.
+        for _ in 0..5 {
+            let Some(id) = review::oldest_unclaimed_pending(conn)? else {
+                return Ok(None);
+            };
+            if console::claim(conn, id, &who, ttl, console::Takeover::No)?
+                == console::ClaimOutcome::Claimed
+            {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    Ok(match claimed {
+        Some(id) => see_other(&format!("/admin/registrations/{id}?flash=claimed")),
+        None => see_other("/admin?flash=nothing_to_review"),
+    })
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::db::audit::AuditEntry;
 use crate::db::notifications::{AttemptRow, NotificationRow};
 use crate::db::review::RegistrationRow;
-use crate::domain::changes::{Change, Field};
+use crate::domain::changes::Change;
 use crate::domain::notification::{NotificationState, Target};
 
 /// The header of every signed-in page.
@@ -25,6 +25,23 @@ pub struct Nav {
     pub username: String,
     pub csrf: String,
     pub is_admin: bool,
+}
+
+/// The menu alone, for pages rendered without a session at hand (errors).
+#[derive(Template)]
+#[template(source = "{% include \"menu.html\" %}", ext = "html")]
+pub struct MenuFragment {
+    pub nav: Nav,
+}
+
+impl Nav {
+    pub fn of(reviewer: &super::auth::Reviewer) -> Nav {
+        Nav {
+            username: reviewer.username.clone(),
+            csrf: reviewer.csrf_token.clone(),
+            is_admin: reviewer.is_admin(),
+        }
+    }
 }
 
 /// A one-line message after an action.
@@ -125,12 +142,29 @@ pub struct QueueItem {
     pub reference_merchant_id: String,
     pub reference_store_id: String,
     pub merchant_name: String,
-    pub products: String,
+    pub legal_name: String,
+    pub region: String,
+    pub mcc: String,
+    /// Short label and product code.
+    pub products: Vec<(&'static str, String)>,
+    pub kind: &'static str,
     pub status: String,
     pub received: String,
     pub waiting: String,
+    pub overdue: bool,
     pub decided: String,
-    pub flags: usize,
+    /// Flag names; the full texts in `flags_title`.
+    pub flags: Vec<String>,
+    pub flags_title: String,
+    pub claimed_by: Option<String>,
+    /// Who proposed the decision waiting for a second reviewer.
+    pub proposed_by: Option<String>,
+}
+
+pub struct SortLink {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
 }
 
 #[derive(Template)]
@@ -145,10 +179,34 @@ pub struct QueuePage {
     pub product: String,
     pub products: Vec<(&'static str, &'static str)>,
     pub search: String,
+    pub from: String,
+    pub to: String,
+    pub decided_by: String,
+    pub region: String,
+    pub mcc: String,
+    pub flagged: bool,
+    pub kind: String,
+    pub awaiting_second: bool,
+    pub sort: &'static str,
+    pub sort_links: Vec<SortLink>,
+    pub total_text: String,
+    /// Which statuses the page shows (a search says so).
+    pub searched: String,
+    pub showing_search: bool,
     pub rows: Vec<QueueItem>,
-    pub pending_view: bool,
     pub next_href: Option<String>,
-    pub first_href: Option<String>,
+    pub prev_href: Option<String>,
+    pub export_href: String,
+}
+
+/// A product code's short name for the queue.
+pub fn product_label(code: &str) -> &'static str {
+    match code {
+        "CASHIER_PAYMENT" => "Cashier",
+        "AGREEMENT_PAYMENT" => "Agreement",
+        "IN_STORE_PAYMENT" => "In-store",
+        _ => "Other",
+    }
 }
 
 impl QueuePage {
@@ -159,11 +217,6 @@ impl QueuePage {
     pub fn nav(&self) -> Option<&Nav> {
         Some(&self.nav_bar)
     }
-}
-
-pub struct Section {
-    pub title: &'static str,
-    pub fields: Vec<Field>,
 }
 
 pub struct HistoryItem {
@@ -199,6 +252,50 @@ impl From<AuditEntry> for AuditItem {
     }
 }
 
+/// One entry of a registration's trail: an audit event, an internal note
+/// or a notification attempt, in time order.
+pub struct TrailItem {
+    pub at_micros: i64,
+    pub at: String,
+    pub who: String,
+    /// `audit`, `note` or `attempt` (a CSS class and the kind of entry).
+    pub kind: &'static str,
+    pub what: String,
+    pub transition: String,
+    pub detail: String,
+}
+
+impl From<AuditEntry> for TrailItem {
+    fn from(e: AuditEntry) -> Self {
+        let item = AuditItem::from(e.clone());
+        TrailItem {
+            at_micros: e.at.timestamp_micros(),
+            at: item.at,
+            who: item.actor,
+            kind: "audit",
+            what: item.action,
+            transition: item.transition,
+            detail: item.detail,
+        }
+    }
+}
+
+/// A live claim as the detail page shows it.
+pub struct ClaimView {
+    pub reviewer: String,
+    pub until: String,
+    pub mine: bool,
+}
+
+/// A decision waiting for a second reviewer.
+pub struct ProposalView {
+    pub id: i64,
+    pub summary: String,
+    pub proposed_by: String,
+    pub at: String,
+    pub mine: bool,
+}
+
 #[derive(Template)]
 #[template(path = "detail.html")]
 pub struct DetailPage<'a> {
@@ -208,15 +305,24 @@ pub struct DetailPage<'a> {
     pub products: String,
     pub received: String,
     pub waiting: String,
+    pub overdue: bool,
     pub decided: String,
-    pub sections: Vec<Section>,
+    /// "New merchant", or "Update of an approved merchant: N changes".
+    pub kind_heading: String,
+    pub compared_with: Option<HistoryItem>,
+    pub changes: Vec<Change>,
+    pub sections: Vec<super::evidence::EvidenceSection>,
+    pub raw_request: String,
     /// When and where repeats of this id differed from it (field paths only).
     pub mismatched_repeats: Vec<String>,
     pub history: Vec<HistoryItem>,
-    pub compared_with: Option<String>,
-    pub changes: Vec<Change>,
-    pub audit: Vec<AuditItem>,
+    pub trail: Vec<TrailItem>,
+    pub claim: Option<ClaimView>,
+    pub can_claim: bool,
+    pub proposal: Option<ProposalView>,
     pub can_decide: bool,
+    pub pending: bool,
+    pub four_eyes_note: Option<&'static str>,
     pub reason_templates: &'a [String],
     pub reject_codes: Vec<(&'static str, &'static str)>,
     pub notifications: Vec<NotificationItem>,
@@ -226,6 +332,77 @@ pub struct DetailPage<'a> {
 }
 
 impl DetailPage<'_> {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
+}
+
+pub struct AuditLogItem {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub registration_request_id: String,
+    pub transition: String,
+    pub detail: String,
+    pub address: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub struct AuditLogPage {
+    pub nav_bar: Nav,
+    pub actor: String,
+    pub action: String,
+    pub registration: String,
+    pub from: String,
+    pub to: String,
+    pub rows: Vec<AuditLogItem>,
+    pub older_href: Option<String>,
+    pub newer_href: Option<String>,
+    pub export_href: String,
+}
+
+impl AuditLogPage {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
+}
+
+/// The confirmation step of a decision: what will happen, Confirm or Back.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage<'a> {
+    pub nav_bar: Nav,
+    pub reg: &'a RegistrationRow,
+    pub error: Option<&'static str>,
+    /// The button that led here: Approve, Reject or Cancel registration.
+    pub action_label: &'static str,
+    pub decision: &'static str,
+    pub new_status: &'static str,
+    /// Four eyes: the decision is only proposed.
+    pub proposal_only: bool,
+    pub four_eyes_if_risk: bool,
+    pub statements: Vec<String>,
+    /// The exact `rejectionReason` Alipay+ receives (Reject only).
+    pub alipay_rejection_reason: Option<String>,
+    pub needs_category: bool,
+    pub reject_codes: Vec<(&'static str, &'static str)>,
+    pub reject_code: String,
+    pub reject_code_label: &'static str,
+    pub reason: String,
+    pub template: String,
+    pub note: String,
+}
+
+impl ConfirmPage<'_> {
     pub fn stylesheet(&self) -> &'static str {
         super::STYLESHEET
     }
@@ -314,7 +491,11 @@ pub struct NotificationsPage {
     pub flash: Option<Flash>,
     pub status: String,
     pub target: String,
-    pub items: Vec<NotificationItem>,
+    pub tabs: Vec<CountLink>,
+    /// Each notification with why it waits.
+    pub items: Vec<(NotificationItem, String)>,
+    /// The view holds failed or dead notifications (re-driven in bulk).
+    pub redrivable: bool,
     pub can_redrive: bool,
 }
 
@@ -410,6 +591,11 @@ pub fn format_decided(at: Option<DateTime<Utc>>, by: Option<&str>) -> String {
 
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// To the minute, for the queue's narrow column (headed "UTC").
+pub fn format_minute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// "3 d 4 h", "2 h 5 min", "12 min", "40 s".

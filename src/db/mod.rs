@@ -2,6 +2,7 @@
 //! module of queries per table. Diesel stays inside this module.
 
 pub mod audit;
+pub mod console;
 pub mod libpq_url;
 pub mod notifications;
 mod prepared;

@@ -260,6 +260,118 @@ pub fn find_unfinished(
     query.load(conn)
 }
 
+/// The notification lists of the admin page, by where a notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateView {
+    /// Not attempted yet.
+    Pending,
+    /// Attempted, and due again later.
+    Retrying,
+    Failed,
+    Dead,
+}
+
+impl StateView {
+    pub const ALL: [StateView; 4] = [
+        StateView::Pending,
+        StateView::Retrying,
+        StateView::Failed,
+        StateView::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateView::Pending => "pending",
+            StateView::Retrying => "retrying",
+            StateView::Failed => "failed",
+            StateView::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StateView> {
+        StateView::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+type BoxedNotifications<'a> = notifications::BoxedQuery<'a, diesel::pg::Pg>;
+
+fn in_view(view: StateView) -> BoxedNotifications<'static> {
+    use notifications::dsl as n;
+    let query = n::notifications.into_boxed();
+    match view {
+        StateView::Pending => query
+            .filter(n::status.eq(NotificationState::Pending))
+            .filter(n::attempts.eq(0)),
+        StateView::Retrying => query
+            .filter(n::status.eq(NotificationState::Pending))
+            .filter(n::attempts.gt(0)),
+        StateView::Failed => query.filter(n::status.eq(NotificationState::Failed)),
+        StateView::Dead => query.filter(n::status.eq(NotificationState::Dead)),
+    }
+}
+
+/// Notifications in a view, for one target or both, oldest first.
+pub fn list_view(
+    conn: &mut PgConnection,
+    view: StateView,
+    target: Option<Target>,
+    limit: i64,
+) -> QueryResult<Vec<NotificationRow>> {
+    use notifications::dsl as n;
+    let mut query = in_view(view);
+    if let Some(t) = target {
+        query = query.filter(n::target.eq(t));
+    }
+    query
+        .order(n::id.asc())
+        .limit(limit)
+        .select(NotificationRow::as_select())
+        .load(conn)
+}
+
+/// How many notifications each view holds.
+pub fn count_views(conn: &mut PgConnection) -> QueryResult<Vec<(StateView, i64)>> {
+    StateView::ALL
+        .into_iter()
+        .map(|v| Ok((v, in_view(v).count().get_result(conn)?)))
+        .collect()
+}
+
+/// Makes one pending notification due now (an admin's Retry), audited.
+/// `false` when it is not pending.
+pub fn retry_now(
+    conn: &mut PgConnection,
+    id: i64,
+    actor: &str,
+    address: Option<&str>,
+) -> QueryResult<bool> {
+    use notifications::dsl as n;
+    conn.transaction(|conn| {
+        let row: Option<(String, Target)> = diesel::update(
+            n::notifications.filter(n::id.eq(id).and(n::status.eq(NotificationState::Pending))),
+        )
+        .set(n::next_attempt_at.eq(Utc::now()))
+        .returning((n::registration_request_id, n::target))
+        .get_result(conn)
+        .optional()?;
+        let Some((request_id, target)) = row else {
+            return Ok(false);
+        };
+        let detail = format!("{} notification, made due now", target.as_str());
+        audit::insert_entry(
+            conn,
+            &NewAuditEntry {
+                actor,
+                action: action::NOTIFICATION_REDRIVEN,
+                registration_request_id: Some(&request_id),
+                detail: Some(&detail),
+                address,
+            },
+        )?;
+        Ok(true)
+    })
+}
+
 /// Puts failed or dead notifications back in the queue, due now, at the start
 /// of their retry schedule, and audits each one under `actor`. Returns the
 /// rows re-driven (as they were).

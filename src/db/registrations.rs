@@ -22,6 +22,9 @@ pub struct NewRegistration {
     pub review_flags: Vec<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by: Option<String>,
+    pub search_text: String,
+    /// An approval of one of its keys was in force when it was admitted.
+    pub is_update: bool,
 }
 
 /// A registration as an inquiry reports it.

@@ -12,43 +12,115 @@ use crate::domain::review::{Decision, RejectCode};
 use crate::domain::status::RegistrationStatus;
 use crate::protocol::registration::ProductCode;
 
-/// A page position: the last row shown, for keyset pagination.
+/// The queue's orders. Ties are broken by row id, so every order is total
+/// and a page position is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueSort {
+    /// Newest first.
+    Received,
+    /// Longest waiting first (oldest received first).
+    Waiting,
+    /// By merchant name, A to Z (case-insensitive).
+    Merchant,
+}
+
+impl QueueSort {
+    pub const ALL: [QueueSort; 3] = [QueueSort::Waiting, QueueSort::Received, QueueSort::Merchant];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueSort::Received => "received",
+            QueueSort::Waiting => "waiting",
+            QueueSort::Merchant => "merchant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<QueueSort> {
+        QueueSort::ALL.into_iter().find(|q| q.as_str() == s)
+    }
+
+    fn ascending(self) -> bool {
+        match self {
+            QueueSort::Received => false,
+            QueueSort::Waiting | QueueSort::Merchant => true,
+        }
+    }
+}
+
+/// The sort key of the row a page starts or ends at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Time(DateTime<Utc>),
+    /// `lower(merchant_name)`, as PostgreSQL lowers it.
+    Name(String),
+}
+
+/// A page position: a row's sort key and id, for keyset pagination.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    pub received_at: DateTime<Utc>,
+    pub key: SortKey,
     pub id: i64,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        format!("{}_{}", self.received_at.timestamp_micros(), self.id)
+        match &self.key {
+            SortKey::Time(t) => format!("t{}_{}", t.timestamp_micros(), self.id),
+            SortKey::Name(n) => format!("n{}_{}", self.id, n),
+        }
     }
 
     pub fn decode(text: &str) -> Option<Cursor> {
-        let (micros, id) = text.split_once('_')?;
+        if let Some(rest) = text.strip_prefix('t') {
+            let (micros, id) = rest.split_once('_')?;
+            return Some(Cursor {
+                key: SortKey::Time(DateTime::from_timestamp_micros(micros.parse().ok()?)?),
+                id: id.parse().ok()?,
+            });
+        }
+        let rest = text.strip_prefix('n')?;
+        let (id, name) = rest.split_once('_')?;
         Some(Cursor {
-            received_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            key: SortKey::Name(name.to_owned()),
             id: id.parse().ok()?,
         })
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// Which side of a cursor a page lies on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PagePosition {
+    First,
+    After(Cursor),
+    Before(Cursor),
+}
+
+/// New merchants, or updates of approved ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    New,
+    Update,
+}
+
+#[derive(Debug, Clone)]
 pub struct QueueFilter {
     /// `None`: every status.
     pub status: Option<RegistrationStatus>,
-    pub product_code: Option<String>,
-    /// Exact registrationRequestId or referenceMerchantId, or a merchant name prefix.
+    pub product_code: Option<ProductCode>,
+    /// A case-insensitive substring of ids, names, registration number or websites.
     pub search: Option<String>,
-    pub after: Option<Cursor>,
-    pub limit: i64,
-}
-
-impl QueueFilter {
-    /// PENDING work is served oldest first; everything else newest first.
-    pub fn oldest_first(&self) -> bool {
-        self.status == Some(RegistrationStatus::Pending)
-    }
+    /// Received at or after.
+    pub received_from: Option<DateTime<Utc>>,
+    /// Received before.
+    pub received_before: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub region: Option<String>,
+    pub mcc: Option<String>,
+    pub flagged_only: bool,
+    pub kind: Option<Kind>,
+    /// Only registrations with a decision waiting for a second reviewer.
+    pub awaiting_second_review: bool,
+    pub sort: QueueSort,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -59,52 +131,172 @@ pub struct QueueRow {
     pub reference_merchant_id: String,
     pub reference_store_id: Option<String>,
     pub merchant_name: String,
+    pub legal_name: String,
+    pub region: Option<String>,
+    pub merchant_mcc: String,
     pub product_codes: Vec<String>,
     pub status: RegistrationStatus,
+    pub is_update: bool,
     pub received_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by: Option<String>,
     pub review_flags: Vec<String>,
 }
 
-/// One page of the queue, in keyset order: `(received_at, id)` after the cursor.
-pub fn list_queue(conn: &mut PgConnection, filter: &QueueFilter) -> QueryResult<Vec<QueueRow>> {
+type Boxed<'a> = registrations::BoxedQuery<'a, diesel::pg::Pg>;
+
+/// The registrations that match a filter, unordered.
+fn filtered(filter: &QueueFilter) -> Boxed<'static> {
     use registrations::dsl as r;
-    let mut query = r::registrations.select(QueueRow::as_select()).into_boxed();
+    let mut query = r::registrations.into_boxed();
     if let Some(status) = filter.status {
         query = query.filter(r::status.eq(status));
     }
-    if let Some(code) = &filter.product_code {
-        query = query.filter(r::product_codes.contains(vec![code.clone()]));
+    if let Some(code) = filter.product_code {
+        query = query.filter(r::product_codes.contains(vec![code.as_str().to_owned()]));
     }
     if let Some(term) = &filter.search {
-        let prefix = format!("{}%", escape_like(&term.to_lowercase()));
-        query = query.filter(
-            r::registration_request_id
-                .eq(term.clone())
-                .or(r::reference_merchant_id.eq(term.clone()))
-                .or(sql::<Bool>("lower(merchant_name) LIKE ").bind::<Text, _>(prefix)),
-        );
+        // A trigram index answers this for any term of three or more characters.
+        let pattern = format!("%{}%", escape_like(term));
+        query = query.filter(sql::<Bool>("search_text ILIKE ").bind::<Text, _>(pattern));
     }
-    let oldest_first = filter.oldest_first();
-    if let Some(after) = filter.after {
-        let op = if oldest_first { ">" } else { "<" };
-        query = query.filter(
-            sql::<Bool>("(received_at, id) ")
-                .sql(op)
-                .sql(" (")
-                .bind::<Timestamptz, _>(after.received_at)
-                .sql(", ")
-                .bind::<Int8, _>(after.id)
-                .sql(")"),
-        );
+    if let Some(from) = filter.received_from {
+        query = query.filter(r::received_at.ge(from));
     }
-    query = if oldest_first {
-        query.order((r::received_at.asc(), r::id.asc()))
-    } else {
-        query.order((r::received_at.desc(), r::id.desc()))
+    if let Some(before) = filter.received_before {
+        query = query.filter(r::received_at.lt(before));
+    }
+    if let Some(by) = &filter.decided_by {
+        query = query.filter(r::decided_by.eq(by.clone()));
+    }
+    if let Some(region) = &filter.region {
+        query = query.filter(r::region.eq(region.clone()));
+    }
+    if let Some(mcc) = &filter.mcc {
+        query = query.filter(r::merchant_mcc.eq(mcc.clone()));
+    }
+    if filter.flagged_only {
+        query = query.filter(sql::<Bool>("cardinality(review_flags) > 0"));
+    }
+    match filter.kind {
+        Some(Kind::New) => query = query.filter(r::is_update.eq(false)),
+        Some(Kind::Update) => query = query.filter(r::is_update.eq(true)),
+        None => {}
+    }
+    if filter.awaiting_second_review {
+        query = query.filter(sql::<Bool>(
+            "EXISTS (SELECT 1 FROM review_proposals p \
+              WHERE p.registration_id = registrations.id AND p.state = 'open')",
+        ));
+    }
+    query
+}
+
+/// One page of the queue in the filter's order, next to `position`. Rows
+/// come in display order; `more` tells whether rows lie beyond the page in
+/// the direction it was fetched.
+pub fn list_queue(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    position: &PagePosition,
+    limit: i64,
+) -> QueryResult<(Vec<(QueueRow, String)>, bool)> {
+    use registrations::dsl as r;
+    let backwards = matches!(position, PagePosition::Before(_));
+    // Fetching backwards walks the order reversed, then turns the page round.
+    let ascending = filter.sort.ascending() != backwards;
+    let mut query = filtered(filter);
+    let cursor = match position {
+        PagePosition::First => None,
+        PagePosition::After(c) | PagePosition::Before(c) => Some(c),
     };
-    query.limit(filter.limit).load(conn)
+    if let Some(c) = cursor {
+        let op = if ascending { ">" } else { "<" };
+        query = match (&c.key, filter.sort) {
+            (SortKey::Name(name), QueueSort::Merchant) => query.filter(
+                sql::<Bool>("(lower(merchant_name), id) ")
+                    .sql(op)
+                    .sql(" (")
+                    .bind::<Text, _>(name.clone())
+                    .sql(", ")
+                    .bind::<Int8, _>(c.id)
+                    .sql(")"),
+            ),
+            (SortKey::Time(at), QueueSort::Received | QueueSort::Waiting) => query.filter(
+                sql::<Bool>("(received_at, id) ")
+                    .sql(op)
+                    .sql(" (")
+                    .bind::<Timestamptz, _>(*at)
+                    .sql(", ")
+                    .bind::<Int8, _>(c.id)
+                    .sql(")"),
+            ),
+            // A position from another order: start from the beginning.
+            _ => query,
+        };
+    }
+    query = match (filter.sort, ascending) {
+        (QueueSort::Merchant, true) => {
+            query.order((sql::<Text>("lower(merchant_name)").asc(), r::id.asc()))
+        }
+        (QueueSort::Merchant, false) => {
+            query.order((sql::<Text>("lower(merchant_name)").desc(), r::id.desc()))
+        }
+        (_, true) => query.order((r::received_at.asc(), r::id.asc())),
+        (_, false) => query.order((r::received_at.desc(), r::id.desc())),
+    };
+    let mut rows: Vec<(QueueRow, String)> = query
+        .select((QueueRow::as_select(), sql::<Text>("lower(merchant_name)")))
+        .limit(limit + 1)
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if backwards {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}
+
+/// How many registrations match, counted up to `cap` (a broad filter over
+/// millions of rows is reported as "more than").
+pub fn count_queue(conn: &mut PgConnection, filter: &QueueFilter, cap: i64) -> QueryResult<i64> {
+    use registrations::dsl as r;
+    let ids: Vec<i64> = filtered(filter).select(r::id).limit(cap + 1).load(conn)?;
+    Ok(ids.len() as i64)
+}
+
+/// A batch of matching rows in id order after `after_id`, for exports.
+pub fn export_batch(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<RegistrationRow>> {
+    use registrations::dsl as r;
+    filtered(filter)
+        .filter(r::id.gt(after_id))
+        .order(r::id.asc())
+        .limit(limit)
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
+
+/// The oldest PENDING registration nobody holds a live claim on and no
+/// decision of which waits for a second reviewer.
+pub fn oldest_unclaimed_pending(conn: &mut PgConnection) -> QueryResult<Option<i64>> {
+    use registrations::dsl as r;
+    r::registrations
+        .filter(r::status.eq(RegistrationStatus::Pending))
+        .filter(sql::<Bool>(
+            "NOT EXISTS (SELECT 1 FROM review_claims c \
+              WHERE c.registration_id = registrations.id AND c.expires_at > now()) \
+             AND NOT EXISTS (SELECT 1 FROM review_proposals p \
+              WHERE p.registration_id = registrations.id AND p.state = 'open')",
+        ))
+        .order((r::received_at.asc(), r::id.asc()))
+        .select(r::id)
+        .first(conn)
+        .optional()
 }
 
 fn escape_like(s: &str) -> String {
@@ -160,6 +352,7 @@ pub struct RegistrationRow {
     pub decided_by: Option<String>,
     pub reason: Option<String>,
     pub reject_code: Option<RejectCode>,
+    pub is_update: bool,
 }
 
 pub fn find_registration(conn: &mut PgConnection, id: i64) -> QueryResult<Option<RegistrationRow>> {

@@ -21,6 +21,43 @@ diesel::table! {
         reason -> Nullable<Text>,
         reject_code -> Nullable<Text>,
         admitted_before_key_rule -> Bool,
+        search_text -> Text,
+        is_update -> Bool,
+    }
+}
+
+diesel::table! {
+    review_claims (registration_id) {
+        registration_id -> Int8,
+        reviewer -> Text,
+        claimed_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    review_proposals (id) {
+        id -> Int8,
+        registration_id -> Int8,
+        decision -> Text,
+        reason -> Nullable<Text>,
+        reject_code -> Nullable<Text>,
+        proposed_by -> Text,
+        proposed_at -> Timestamptz,
+        state -> Text,
+        closed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamptz>,
+        closing_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    review_notes (id) {
+        id -> Int8,
+        registration_id -> Int8,
+        author -> Text,
+        at -> Timestamptz,
+        body -> Text,
     }
 }
 
@@ -170,8 +207,14 @@ diesel::table! {
 
 diesel::joinable!(notification_attempts -> notifications (notification_id));
 diesel::joinable!(notifications -> registrations (registration_id));
+diesel::joinable!(review_claims -> registrations (registration_id));
+diesel::joinable!(review_proposals -> registrations (registration_id));
+diesel::joinable!(review_notes -> registrations (registration_id));
 diesel::allow_tables_to_appear_in_same_query!(
     registrations,
+    review_claims,
+    review_proposals,
+    review_notes,
     requests,
     request_repeats,
     sign_in_attempts,

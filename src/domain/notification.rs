@@ -195,14 +195,20 @@ pub struct DecidedRegistration<'a> {
     pub reject_code: Option<RejectCode>,
 }
 
+/// The `rejectionReason` Alipay+ receives for a rejection with this reason:
+/// the reviewer's text as written, cut to the field's limit.
+pub fn rejection_reason_sent(reason: Option<&str>) -> String {
+    truncate(
+        reason.unwrap_or("Rejected by the wallet."),
+        crate::protocol::limits::REJECTION_REASON,
+    )
+}
+
 /// The body for Alipay+ (A8): APPROVED, REJECTED with its reason, or CANCELLED.
 pub fn alipay_body(decided: &DecidedRegistration<'_>) -> Option<String> {
     let rejection_reason = match decided.status {
         RegistrationStatus::Pending => return None,
-        RegistrationStatus::Rejected => Some(truncate(
-            decided.reason.unwrap_or("Rejected by the wallet."),
-            crate::protocol::limits::REJECTION_REASON,
-        )),
+        RegistrationStatus::Rejected => Some(rejection_reason_sent(decided.reason)),
         RegistrationStatus::Approved | RegistrationStatus::Cancelled => None,
     };
     let body = RegistrationStatusNotification {
@@ -230,7 +236,7 @@ pub fn merchant_body(decided: &DecidedRegistration<'_>) -> Option<String> {
                 RejectCode::RejectForRisk => {
                     "The registration was declined by risk control.".to_owned()
                 }
-                RejectCode::MissingOrIncorrectInfo => truncate(
+                RejectCode::MissingOrIncorrectInfo | RejectCode::Other => truncate(
                     decided
                         .reason
                         .unwrap_or("The registration data is incomplete or incorrect."),

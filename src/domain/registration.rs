@@ -43,6 +43,9 @@ pub struct Registration {
     pub registration_notify_url: Option<String>,
     /// Things a reviewer should look at; never a reason to refuse.
     pub review_flags: Vec<String>,
+    /// What the reviewers' search box looks through, one value a line: ids,
+    /// names, the registration number and the websites.
+    pub search_text: String,
 }
 
 const REGISTRATION_TYPES: &[&str] = &[
@@ -158,7 +161,36 @@ pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
         region,
         registration_notify_url: registration_notify_url.map(str::to_owned),
         review_flags: v.flags,
+        search_text: search_text(req),
     })
+}
+
+/// The searchable values of a valid request, one a line (no value holds a
+/// line break: validation refuses control characters in them).
+fn search_text(req: &RegistrationRequest) -> String {
+    let m = req.merchant_info.as_ref();
+    let detail = m.and_then(|m| m.registration_detail.as_ref());
+    let store = req.store_info.as_ref();
+    let websites = m
+        .and_then(|m| m.websites.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.url.as_deref());
+    [
+        req.registration_request_id.as_deref(),
+        m.and_then(|m| m.reference_merchant_id.as_deref()),
+        store.and_then(|s| s.reference_store_id.as_deref()),
+        m.and_then(|m| m.merchant_display_name.as_deref()),
+        detail.and_then(|d| d.legal_name.as_deref()),
+        store.and_then(|s| s.store_name.as_deref()),
+        store.and_then(|s| s.store_display_name.as_deref()),
+        detail.and_then(|d| d.registration_no.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(websites)
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 /// Adds the review flag `invisible_characters`, naming the fields whose text

@@ -12,18 +12,22 @@ pub const MAX_REASON_CHARS: usize = 1024;
 pub enum RejectCode {
     MissingOrIncorrectInfo,
     RejectForRisk,
+    /// Any other reason (the merchant's `REGISTRATION_FAILED`).
+    Other,
 }
 
 impl RejectCode {
-    pub const ALL: [RejectCode; 2] = [
+    pub const ALL: [RejectCode; 3] = [
         RejectCode::MissingOrIncorrectInfo,
         RejectCode::RejectForRisk,
+        RejectCode::Other,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             RejectCode::MissingOrIncorrectInfo => "MISSING_OR_INCORRECT_INFO",
             RejectCode::RejectForRisk => "REJECT_FOR_RISK",
+            RejectCode::Other => "REGISTRATION_FAILED",
         }
     }
 
@@ -31,11 +35,54 @@ impl RejectCode {
         match self {
             RejectCode::MissingOrIncorrectInfo => "Missing or incorrect information",
             RejectCode::RejectForRisk => "Rejected for risk",
+            RejectCode::Other => "Other",
         }
     }
 
     pub fn parse(s: &str) -> Option<RejectCode> {
         RejectCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// The longest internal note.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+/// An internal note as typed, trimmed; `None` when it is empty, too long or
+/// holds control characters other than line breaks and tabs.
+pub fn valid_note(text: &str) -> Option<&str> {
+    let text = text.trim();
+    let ok = !text.is_empty()
+        && text.chars().count() <= MAX_NOTE_CHARS
+        && !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t');
+    ok.then_some(text)
+}
+
+/// `MPP_FOUR_EYES`: which decisions need a second reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FourEyes {
+    /// One reviewer decides.
+    #[default]
+    Off,
+    /// Registrations with review flags, and every rejection for risk.
+    Risk,
+    /// Every decision.
+    All,
+}
+
+impl FourEyes {
+    /// Whether `decision` on a registration with these review flags is only
+    /// proposed by the first reviewer, for a second to approve.
+    pub fn applies(self, decision: &Decision, review_flags: &[String]) -> bool {
+        match self {
+            FourEyes::Off => false,
+            FourEyes::All => true,
+            FourEyes::Risk => {
+                !review_flags.is_empty()
+                    || decision.reject_code() == Some(RejectCode::RejectForRisk)
+            }
+        }
     }
 }
 
@@ -49,7 +96,8 @@ pub enum Decision {
 
 impl Decision {
     /// Builds a decision from a form: the action, the reason text, and the
-    /// rejection category. Reject needs a reason; Cancel's is optional.
+    /// rejection category. Reject needs a reason and a category (there is no
+    /// default: a reviewer names it); Cancel's reason is optional.
     pub fn from_form(
         action: &str,
         reason: Option<&str>,
@@ -69,10 +117,10 @@ impl Decision {
         match action {
             "approve" => Ok(Decision::Approve),
             "reject" => {
-                let reason = reason.ok_or(DecisionError::ReasonRequired)?.to_owned();
                 let code = code
                     .and_then(RejectCode::parse)
-                    .unwrap_or(RejectCode::MissingOrIncorrectInfo);
+                    .ok_or(DecisionError::CategoryRequired)?;
+                let reason = reason.ok_or(DecisionError::ReasonRequired)?.to_owned();
                 Ok(Decision::Reject { code, reason })
             }
             "cancel" => Ok(Decision::Cancel {
@@ -80,6 +128,23 @@ impl Decision {
             }),
             _ => Err(DecisionError::UnknownAction),
         }
+    }
+
+    /// The decision a stored proposal stands for.
+    pub fn from_parts(
+        target: RegistrationStatus,
+        reason: Option<String>,
+        code: Option<RejectCode>,
+    ) -> Option<Decision> {
+        Some(match target {
+            RegistrationStatus::Approved => Decision::Approve,
+            RegistrationStatus::Rejected => Decision::Reject {
+                code: code?,
+                reason: reason?,
+            },
+            RegistrationStatus::Cancelled => Decision::Cancel { reason },
+            RegistrationStatus::Pending => return None,
+        })
     }
 
     pub fn target(&self) -> RegistrationStatus {
@@ -110,6 +175,8 @@ impl Decision {
 pub enum DecisionError {
     #[error("a rejection needs a reason")]
     ReasonRequired,
+    #[error("a rejection needs a category")]
+    CategoryRequired,
     #[error("the reason is longer than 1024 characters")]
     ReasonTooLong,
     #[error("the reason contains control characters")]
@@ -174,8 +241,17 @@ mod tests {
     #[test]
     fn reject_needs_a_reason_and_cancel_does_not() {
         assert_eq!(
-            Decision::from_form("reject", Some("  "), None),
+            Decision::from_form("reject", Some("  "), Some("REGISTRATION_FAILED")),
             Err(DecisionError::ReasonRequired)
+        );
+        // The category has no default: a reviewer must name it.
+        assert_eq!(
+            Decision::from_form("reject", Some("no licence"), None),
+            Err(DecisionError::CategoryRequired)
+        );
+        assert_eq!(
+            Decision::from_form("reject", Some("no licence"), Some("")),
+            Err(DecisionError::CategoryRequired)
         );
         assert_eq!(
             Decision::from_form("reject", Some("no licence"), Some("REJECT_FOR_RISK")),
@@ -199,13 +275,30 @@ mod tests {
     }
 
     #[test]
+    fn four_eyes_applies_by_policy() {
+        let risk = Decision::Reject {
+            code: RejectCode::RejectForRisk,
+            reason: "r".into(),
+        };
+        let flags = vec!["storeInfo.storeName: missing".to_owned()];
+        assert!(!FourEyes::Off.applies(&risk, &flags));
+        assert!(FourEyes::All.applies(&Decision::Approve, &[]));
+        assert!(FourEyes::Risk.applies(&risk, &[]));
+        assert!(FourEyes::Risk.applies(&Decision::Approve, &flags));
+        assert!(!FourEyes::Risk.applies(&Decision::Approve, &[]));
+        assert!(!FourEyes::Risk.applies(&Decision::Cancel { reason: None }, &[]));
+    }
+
+    #[test]
     fn reasons_are_bounded() {
         let long = "é".repeat(1025);
         assert_eq!(
             Decision::from_form("reject", Some(&long), None),
             Err(DecisionError::ReasonTooLong)
         );
-        assert!(Decision::from_form("reject", Some(&"é".repeat(1024)), None).is_ok());
+        assert!(
+            Decision::from_form("reject", Some(&"é".repeat(1024)), Some("REJECT_FOR_RISK")).is_ok()
+        );
         assert_eq!(
             Decision::from_form("cancel", Some("a\u{0}b"), None),
             Err(DecisionError::ReasonHasControlCharacters)

@@ -40,7 +40,10 @@ pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
              WITH src AS (
                SELECT g, s.status, 'FILL-' || g AS request_id, 'FM-' || g AS merchant_id,
                    CASE WHEN g % 3 = 2 THEN 'S' || g END AS store_id,
-                   now() - make_interval(secs => ({last} - g)) AS received_at
+                   now() - make_interval(secs => ({last} - g)) AS received_at,
+                   (ARRAY['Dragon','Golden','Harbour','Lotus','Jade','Pearl','Orchid','Summit','金龍','Sakura'])[1 + g % 10]
+                     || ' ' || (ARRAY['Kitchen','Trading','Tea House','Electronics','Books','Pharmacy','Garage'])[1 + (g / 10) % 7]
+                     || ' ' || g AS name
                  FROM generate_series({from}, {to}) g,
                       LATERAL (SELECT CASE WHEN g % 20 = 0 THEN 'PENDING' WHEN g % 20 < 17 THEN 'APPROVED'
                                            WHEN g % 20 < 19 THEN 'REJECTED' ELSE 'CANCELLED' END AS status) s
@@ -49,8 +52,9 @@ pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
                    raw_request, request_fingerprint, result_code, response_body, received_at)
                SELECT request_id, 'CLIENT', merchant_id, store_id,
                    json_build_object('registrationRequestId', request_id, 'productCodes', json_build_array('CASHIER_PAYMENT'),
-                       'merchantInfo', json_build_object('referenceMerchantId', merchant_id, 'merchantDisplayName', 'Shop ' || g,
-                           'merchantMCC', '5812', 'registrationDetail', json_build_object('legalName', 'Shop ' || g || ' Limited',
+                       'merchantInfo', json_build_object('referenceMerchantId', merchant_id, 'merchantDisplayName', name,
+                           'merchantMCC', '5812', 'websites', json_build_array(json_build_object('url', 'https://shop' || g || '.example')),
+                           'registrationDetail', json_build_object('legalName', name || ' Limited',
                            'registrationType', 'ENTERPRISE_REGISTRATION_NO', 'registrationNo', (10000000 + g)::text,
                            'registrationAddress', json_build_object('region', 'HK'), 'businessType', 'ENTERPRISE')))::text,
                    sha256(('r' || g)::bytea), 'REGISTRATION_IN_PROCESS',
@@ -60,15 +64,18 @@ pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
              ), reg AS (
                INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, reference_store_id,
                    product_codes, merchant_name, legal_name, merchant_mcc, region, review_flags, received_at,
-                   decided_at, decided_by, reason, reject_code)
+                   decided_at, decided_by, reason, reject_code, search_text, is_update)
                SELECT request_id, 'CLIENT', status, merchant_id, store_id,
                    CASE g % 3 WHEN 0 THEN '{{CASHIER_PAYMENT}}'::text[] WHEN 1 THEN '{{CASHIER_PAYMENT,AGREEMENT_PAYMENT}}' ELSE '{{IN_STORE_PAYMENT}}' END,
-                   'Shop ' || g, 'Shop ' || g || ' Limited', (ARRAY['5812','5411','5999','7011'])[1 + g % 4],
+                   name, name || ' Limited', (ARRAY['5812','5411','5999','7011'])[1 + g % 4],
                    (ARRAY['HK','SG','MY','TH'])[1 + g % 4], '{{}}', received_at,
                    CASE WHEN status <> 'PENDING' THEN now() - make_interval(secs => ({last} - g) / 2.0) END,
                    CASE WHEN status <> 'PENDING' THEN 'reviewer' || g % 7 END,
                    CASE WHEN status = 'REJECTED' THEN 'The registration number could not be verified.' END,
-                   CASE WHEN status = 'REJECTED' THEN 'MISSING_OR_INCORRECT_INFO' END
+                   CASE WHEN status = 'REJECTED' THEN 'MISSING_OR_INCORRECT_INFO' END,
+                   concat_ws(E'\n', request_id, merchant_id, store_id, name, name || ' Limited', (10000000 + g)::text,
+                             'https://shop' || g || '.example'),
+                   g % 5 = 0
                  FROM src
                RETURNING id, registration_request_id, status, received_at, decided_at, decided_by, reason, reject_code
              ), notified AS (

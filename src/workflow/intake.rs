@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::db::registrations::NewRegistration;
 use crate::db::requests::{self, Accepted, KeyLookup, Lookup, NewRequest, StoredAnswer};
 use crate::db::{DbError, notifications};
-use crate::domain::admission::{Admission, admit};
+use crate::domain::admission::{Admission, Evidence, admit};
 use crate::domain::changes::differing_paths;
 use crate::domain::notification::{
     DecidedRegistration, NotifyPolicy, notifications_for, recipients,
@@ -87,11 +87,13 @@ pub fn intake(
         let refused = match admit(&c.body, &registration.product_codes, &evidence) {
             Admission::UnderReview => ResultCode::RegistrationUnderReview,
             Admission::RepeatRegistration => ResultCode::RepeatRegistration,
-            Admission::Admit => match accept(conn, c, registration, policy)? {
-                (Accepted::Stored(_), answer) => return Ok(Intake::Bound(answer)),
-                // Someone else got there first: look again at what they committed.
-                (Accepted::IdTaken | Accepted::KeyTaken, _) => continue,
-            },
+            Admission::Admit => {
+                match accept(conn, c, registration, is_update(&evidence), policy)? {
+                    (Accepted::Stored(_), answer) => return Ok(Intake::Bound(answer)),
+                    // Someone else got there first: look again at what they committed.
+                    (Accepted::IdTaken | Accepted::KeyTaken, _) => continue,
+                }
+            }
         };
         let (binding, answer) = c.binding(registration, refused);
         if requests::insert_refused(conn, &binding)? {
@@ -110,6 +112,7 @@ fn accept(
     conn: &mut PgConnection,
     c: &Candidate,
     r: &Registration,
+    is_update: bool,
     policy: &NotifyPolicy,
 ) -> Result<(Accepted, Answer), DbError> {
     let (status, code, decided_at, decided_by) = match c.mode {
@@ -142,6 +145,8 @@ fn accept(
         review_flags: r.review_flags.clone(),
         decided_at,
         decided_by,
+        search_text: r.search_text.clone(),
+        is_update,
     };
     let decided = DecidedRegistration {
         registration_request_id: &c.request_id,
@@ -175,6 +180,14 @@ fn accept(
         Ok(_) | Err(DieselError::RollbackTransaction) => Ok((accepted, answer)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// An admitted request is an update when one of its keys has a
+/// registration in force; otherwise it registers a new merchant.
+fn is_update(evidence: &[Evidence]) -> bool {
+    evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::InForce { .. }))
 }
 
 /// A bound id answers with what it was bound to. A body that differs from

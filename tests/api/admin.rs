@@ -38,7 +38,10 @@ async fn anonymous_visitors_are_sent_to_sign_in_everywhere() {
         "/admin/nothing/here",
     ] {
         let page = client
-            .post(path, &[("csrf", "x"), ("decision", "approve")])
+            .post(
+                path,
+                &[("csrf", "x"), ("decision", "approve"), ("confirm", "1")],
+            )
             .await;
         assert_eq!(
             (page.status, page.location.as_deref()),
@@ -234,19 +237,32 @@ async fn forms_need_the_csrf_token_and_our_origin() {
     let id = registered(&app, &online_request(&unique("REQ"), &unique("M"))).await;
     let (client, csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
     let path = format!("/admin/registrations/{id}/decision");
-    let missing = client.post(&path, &[("decision", "approve")]).await;
+    let missing = client
+        .post(&path, &[("decision", "approve"), ("confirm", "1")])
+        .await;
     let wrong = client
-        .post(&path, &[("csrf", "forged"), ("decision", "approve")])
+        .post(
+            &path,
+            &[
+                ("csrf", "forged"),
+                ("decision", "approve"),
+                ("confirm", "1"),
+            ],
+        )
         .await;
     let foreign = client
         .post_with_headers(
             &path,
-            &[("csrf", &csrf), ("decision", "approve")],
+            &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
             &[("Origin", "https://evil.example")],
         )
         .await;
     let no_origin = client
-        .post_with_headers(&path, &[("csrf", &csrf), ("decision", "approve")], &[])
+        .post_with_headers(
+            &path,
+            &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
+            &[],
+        )
         .await;
     for page in [&missing, &wrong, &foreign, &no_origin] {
         assert_eq!(page.status, 403);
@@ -269,7 +285,10 @@ async fn forms_need_the_csrf_token_and_our_origin() {
     assert_eq!(page.status, 403);
     // With both, it works.
     let ok = client
-        .post(&path, &[("csrf", &csrf), ("decision", "approve")])
+        .post(
+            &path,
+            &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
+        )
         .await;
     assert_eq!(ok.status, 303);
 }
@@ -427,7 +446,7 @@ async fn the_detail_page_shows_the_request_history_changes_and_audit_trail() {
     client
         .post(
             &format!("/admin/registrations/{first}/decision"),
-            &[("csrf", &csrf), ("decision", "approve")],
+            &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
         )
         .await;
 
@@ -445,7 +464,7 @@ async fn the_detail_page_shows_the_request_history_changes_and_audit_trail() {
         "CASHIER_PAYMENT, AGREEMENT_PAYMENT",
         ">Approve</button>",
         ">Reject</button>",
-        ">Cancel</button>",
+        ">Cancel registration</button>",
         "<label for=\"reason\">Reason</label>",
         "registration.received",
     ] {
@@ -476,7 +495,7 @@ async fn approve_reject_and_cancel_record_the_decision_and_its_audit() {
     let page = client
         .post(
             &format!("/admin/registrations/{a}/decision"),
-            &[("csrf", &csrf), ("decision", "approve")],
+            &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
         )
         .await;
     assert_eq!(
@@ -494,7 +513,12 @@ async fn approve_reject_and_cancel_record_the_decision_and_its_audit() {
     let no_reason = client
         .post(
             &format!("/admin/registrations/{r}/decision"),
-            &[("csrf", &csrf), ("decision", "reject"), ("reason", " ")],
+            &[
+                ("csrf", &csrf),
+                ("decision", "reject"),
+                ("reason", " "),
+                ("reject_code", "REJECT_FOR_RISK"),
+            ],
         )
         .await;
     assert!(
@@ -511,6 +535,7 @@ async fn approve_reject_and_cancel_record_the_decision_and_its_audit() {
                 ("csrf", &csrf),
                 ("decision", "reject"),
                 ("reason", &too_long),
+                ("reject_code", "REJECT_FOR_RISK"),
             ],
         )
         .await;
@@ -524,13 +549,14 @@ async fn approve_reject_and_cancel_record_the_decision_and_its_audit() {
                 ("reason", "licence expired"),
                 ("reject_code", "REJECT_FOR_RISK"),
                 ("template", "Business registration could not be verified"),
+                ("confirm", "1"),
             ],
         )
         .await;
     client
         .post(
             &format!("/admin/registrations/{c}/decision"),
-            &[("csrf", &csrf), ("decision", "cancel")],
+            &[("csrf", &csrf), ("decision", "cancel"), ("confirm", "1")],
         )
         .await;
 
@@ -571,7 +597,7 @@ async fn approve_reject_and_cancel_record_the_decision_and_its_audit() {
     let again = client
         .post(
             &format!("/admin/registrations/{r}/decision"),
-            &[("csrf", &csrf), ("decision", "approve")],
+            &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
         )
         .await;
     let shown = client.get(again.location.as_deref().unwrap()).await;
@@ -598,11 +624,17 @@ async fn of_two_reviewers_deciding_at_once_exactly_one_wins() {
     let (alice, alice_csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
     let (bob, bob_csrf) = AdminClient::signed_in(&app, "bob", "reviewer").await;
     let path = format!("/admin/registrations/{id}/decision");
-    let alice_form = [("csrf", alice_csrf.as_str()), ("decision", "approve")];
+    let alice_form = [
+        ("csrf", alice_csrf.as_str()),
+        ("decision", "approve"),
+        ("confirm", "1"),
+    ];
     let bob_form = [
         ("csrf", bob_csrf.as_str()),
         ("decision", "reject"),
         ("reason", "no"),
+        ("reject_code", "REGISTRATION_FAILED"),
+        ("confirm", "1"),
     ];
     let mut attempts = Vec::new();
     for _ in 0..6 {

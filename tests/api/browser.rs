@@ -223,6 +223,53 @@ impl Driver {
         .to_owned()
     }
 
+    /// Picks `value` in the select with id `id`.
+    async fn select(&self, id: &str, value: &str) {
+        let option = self
+            .find(&format!("//select[@id='{id}']/option[@value='{value}']"))
+            .await;
+        self.click(&option).await;
+    }
+
+    /// Runs a script in the page (WebDriver's own channel: not subject to the page's CSP).
+    async fn execute(&self, script: &str) -> Value {
+        self.session_call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    async fn attribute(&self, element: &str, name: &str) -> String {
+        self.session_call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/attribute/{name}"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// A viewport of `width`×`height` CSS pixels (1366×900: a reviewer's laptop).
+    async fn viewport(&self, width: u64, height: u64) {
+        let chrome = self
+            .execute("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]")
+            .await;
+        let (dw, dh) = (
+            chrome[0].as_u64().unwrap_or(0),
+            chrome[1].as_u64().unwrap_or(0),
+        );
+        self.session_call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width + dw, "height": height + dh})),
+        )
+        .await;
+    }
+
     async fn has_alert(&self) -> bool {
         let v = self
             .session_call(reqwest::Method::GET, "/alert/text", None)
@@ -408,6 +455,11 @@ async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
         )
         .await;
     browser.click_button("Approve").await;
+    // The confirmation step says what will happen; only Confirm decides.
+    browser
+        .wait_for_text("//h1", "Approve: please confirm")
+        .await;
+    browser.click_button("Confirm").await;
     browser
         .wait_for_text(
             "//*[@role='status']",
@@ -445,6 +497,14 @@ async fn a_reviewer_signs_in_and_decides_in_a_real_browser() {
         .type_into(&reason, "The business registration number does not exist.")
         .await;
     browser.click_button("Reject").await;
+    // No category was chosen: the confirmation step asks for one.
+    browser
+        .wait_for_text("//h1", "Reject: please confirm")
+        .await;
+    browser
+        .select("reject_code", "MISSING_OR_INCORRECT_INFO")
+        .await;
+    browser.click_button("Confirm").await;
     browser.wait_for_text("//*[@id='status']", "REJECTED").await;
     browser.screenshot("rejected").await;
     browser.quit().await;
@@ -594,4 +654,275 @@ async fn a_reviewer_signs_in_with_sso_in_a_real_browser() {
     browser.wait_for_text("//header", "Signed in as ben").await;
     browser.screenshot("sso").await;
     browser.quit().await;
+}
+
+/// A compliance reviewer's day at 1366×900: a queue of 55 varied merchants
+/// read at a glance, a search across statuses, a claim, the evidence with
+/// safe links and the raw request, a rejection that states what Alipay+ will
+/// read (Back changes nothing), four eyes with a second reviewer, and the
+/// notifications and audit pages.
+#[tokio::test]
+async fn a_compliance_reviewer_works_the_console_in_a_real_browser() {
+    let Some((chromedriver, chromium)) = browser_programs() else {
+        return;
+    };
+    let app = spawn_app_with(TestDb::new(), |s| {
+        s.admin.mfa = mpp_registrar::domain::two_factor::Mfa::Off;
+        s.admin.four_eyes = mpp_registrar::domain::review::FourEyes::Risk;
+        s.admin.environment_label = Some("SANDBOX".into());
+    })
+    .await;
+    let password = "correct horse battery staple";
+    create_user(&app.db, "alice", password, "reviewer");
+    create_user(&app.db, "bob", password, "admin");
+    let names = [
+        "Golden Dragon Kitchen",
+        "金龍酒家",
+        "Harbour Pharmacy",
+        "Lotus Electronics Trading",
+        "Pearl Tea House",
+        "Summit Books",
+        "Jade Garden Restaurant",
+        "Sakura Beauty Salon",
+    ];
+    let mut target = String::new();
+    for i in 0..55 {
+        let request_id = format!("REQ-CONSOLE-{i:03}");
+        let mut body = online_request(&request_id, &format!("M-CONSOLE-{i:03}"));
+        let name = format!("{} {i}", names[i % names.len()]);
+        body["merchantInfo"]["merchantDisplayName"] = json!(name);
+        body["merchantInfo"]["registrationDetail"]["legalName"] =
+            json!(format!("{name} Company Limited"));
+        body["merchantInfo"]["merchantMCC"] = json!(["5812", "5411", "5999", "7011"][i % 4]);
+        if i % 7 == 0 {
+            // Flagged: a merchant notify URL that is not https.
+            body["registrationNotifyUrl"] = json!("http://merchant.example/notify");
+        }
+        if i == 3 {
+            body["merchantInfo"]["websites"] = json!([
+                {"name": "Shop", "url": "https://lotus.example/shop"},
+                {"name": "Old", "url": "javascript:alert(1)"}
+            ]);
+            target = request_id.clone();
+        }
+        registered(&app, &body).await;
+    }
+    decide_sql(&app.db, "REQ-CONSOLE-000", "APPROVED", None);
+
+    let browser = Driver::start(&chromedriver, &chromium).await;
+    browser.goto(&format!("{}/admin/login", app.address)).await;
+    browser.viewport(1366, 900).await;
+    let field = browser.field("Username").await;
+    browser.type_into(&field, "alice").await;
+    let field = browser.field("Password").await;
+    browser.type_into(&field, password).await;
+    browser.click_button("Sign in").await;
+    browser
+        .wait_for_text("//header", "Signed in as alice")
+        .await;
+    assert_eq!(browser.text("//*[@class='environment']").await, "SANDBOX");
+    browser.screenshot("console-queue").await;
+
+    // At least 20 rows in view, each on one line: no word broken inside.
+    let visible = browser
+        .execute(
+            "return [...document.querySelectorAll('table.queue tbody tr')]
+                 .filter(r => r.getBoundingClientRect().bottom <= window.innerHeight).length",
+        )
+        .await;
+    let inner = browser
+        .execute("return [window.innerWidth, window.innerHeight]")
+        .await;
+    assert_eq!(inner, json!([1366, 900]));
+    assert!(visible.as_u64().unwrap() >= 20, "{visible} rows in view");
+    let overflow = browser
+        .execute("return document.querySelector('.table-scroll').scrollWidth - document.querySelector('.table-scroll').clientWidth")
+        .await;
+    assert_eq!(overflow, json!(0), "every column fits the width");
+    let tallest = browser
+        .execute(
+            "return Math.max(...[...document.querySelectorAll('table.queue tbody tr')]
+                 .map(r => r.getBoundingClientRect().height))",
+        )
+        .await;
+    assert!(
+        tallest.as_f64().unwrap() < 34.0,
+        "rows are one line: {tallest}"
+    );
+    let broken = browser
+        .execute(
+            "return [...document.querySelectorAll('table.queue td span, table.queue td a')]
+                 .filter(e => e.getClientRects().length > 1).map(e => e.textContent)",
+        )
+        .await;
+    assert_eq!(broken, json!([]), "words broken across lines");
+    assert!(
+        browser
+            .text("//*[@id='total']")
+            .await
+            .contains("54 registrations")
+    );
+
+    // Search: across every status, any script, case-insensitive.
+    let search = browser.field("Search").await;
+    browser.type_into(&search, "golden DRAGON").await;
+    browser.click_button("Show").await;
+    browser
+        .wait_for_text("//*[@id='searched']", "every status")
+        .await;
+    let found = browser.text("//table[contains(@class,'queue')]").await;
+    assert!(
+        found.contains("REQ-CONSOLE-000") && found.contains("APPROVED"),
+        "{found}"
+    );
+    assert!(found.contains("REQ-CONSOLE-008"));
+
+    // Open the Lotus merchant, claim it, read the evidence.
+    browser
+        .goto(&format!("{}/admin?q={target}", app.address))
+        .await;
+    let link = browser
+        .find(&format!("//a[normalize-space()='{target}']"))
+        .await;
+    browser.click(&link).await;
+    browser
+        .wait_for_text("//*[@id='kind']", "New merchant")
+        .await;
+    browser.click_button("Claim").await;
+    browser
+        .wait_for_text("//*[@id='claim']", "You are reviewing this until")
+        .await;
+    let shop = browser
+        .find("//a[normalize-space()='https://lotus.example/shop']")
+        .await;
+    assert_eq!(browser.attribute(&shop, "target").await, "_blank");
+    assert_eq!(browser.attribute(&shop, "rel").await, "noopener noreferrer");
+    let script_links = browser
+        .execute("return document.querySelectorAll('a[href^=\"javascript\"]').length")
+        .await;
+    assert_eq!(script_links, json!(0));
+    let raw = browser
+        .find("//pre[contains(., 'registrationRequestId')]")
+        .await;
+    assert_eq!(
+        browser
+            .execute("return document.querySelector('details.raw').open")
+            .await,
+        json!(false),
+        "the raw request starts folded"
+    );
+    let toggle = browser
+        .find("//summary[normalize-space()='Raw request']")
+        .await;
+    browser.click(&toggle).await;
+    assert!(!raw.is_empty());
+    browser.screenshot("console-detail").await;
+    // The decision buttons are in view wherever the evidence is scrolled to.
+    browser
+        .execute("window.scrollTo(0, document.body.scrollHeight / 2)")
+        .await;
+    let in_view = browser
+        .execute(
+            "const r = [...document.querySelectorAll('.decision-panel button')].find(b => b.textContent === 'Reject').getBoundingClientRect();
+             const p = document.querySelector('.decision-panel');
+             p.scrollTop = p.scrollHeight;
+             const s = [...document.querySelectorAll('.decision-panel button')].find(b => b.textContent === 'Reject').getBoundingClientRect();
+             return s.top >= 0 && s.bottom <= window.innerHeight",
+        )
+        .await;
+    assert_eq!(in_view, json!(true));
+
+    // Reject for risk: the confirmation shows the exact rejectionReason; Back changes nothing.
+    let reason = "Our records show this registration number belongs to another company.";
+    let field = browser.field("Reason").await;
+    browser.type_into(&field, reason).await;
+    browser.select("reject_code", "REJECT_FOR_RISK").await;
+    let field = browser.field("Internal note").await;
+    browser
+        .type_into(&field, "Checked with the companies registry.")
+        .await;
+    browser.click_button("Reject").await;
+    browser
+        .wait_for_text("//h1", "Reject: please confirm")
+        .await;
+    assert_eq!(browser.text("//*[@id='rejection-reason']").await, reason);
+    browser.screenshot("console-confirm").await;
+    let back = browser.find("//a[normalize-space()='Back']").await;
+    browser.click(&back).await;
+    browser.wait_for_text("//*[@id='status']", "PENDING").await;
+    let field = browser.field("Reason").await;
+    browser.type_into(&field, reason).await;
+    browser.select("reject_code", "REJECT_FOR_RISK").await;
+    let field = browser.field("Internal note").await;
+    browser
+        .type_into(&field, "Checked with the companies registry.")
+        .await;
+    browser.click_button("Reject").await;
+    browser
+        .wait_for_text("//h1", "Reject: please confirm")
+        .await;
+    browser.click_button("Confirm").await;
+    browser
+        .wait_for_text("//*[@role='status']", "Decision proposed")
+        .await;
+    assert_eq!(browser.text("//*[@id='status']").await, "PENDING");
+    browser.click_button("Sign out").await;
+    browser.wait_for_text("//h1", "Sign in").await;
+
+    // Bob, the second pair of eyes.
+    let field = browser.field("Username").await;
+    browser.type_into(&field, "bob").await;
+    let field = browser.field("Password").await;
+    browser.type_into(&field, password).await;
+    browser.click_button("Sign in").await;
+    browser.wait_for_text("//header", "Signed in as bob").await;
+    let waiting = browser
+        .find("//a[normalize-space()='Awaiting second reviewer']")
+        .await;
+    browser.click(&waiting).await;
+    let link = browser
+        .find(&format!("//a[normalize-space()='{target}']"))
+        .await;
+    browser.click(&link).await;
+    browser
+        .wait_for_text("//*[@id='proposal']", "Proposed by alice")
+        .await;
+    browser.click_button("Approve decision").await;
+    browser.wait_for_text("//*[@id='status']", "REJECTED").await;
+    let trail = browser.text("//*[@id='trail']").await;
+    for text in [
+        "registration.decision_proposed",
+        "registration.proposal_approved",
+        "Checked with the companies registry.",
+    ] {
+        assert!(trail.contains(text), "{text} in {trail}");
+    }
+
+    // Notifications: from the menu, pending with the reason it waits.
+    let menu = browser
+        .find("//header//a[normalize-space()='Notifications']")
+        .await;
+    browser.click(&menu).await;
+    browser
+        .wait_for_text("//table", "Alipay+ gateway not configured")
+        .await;
+    let audit = browser
+        .find("//header//a[normalize-space()='Audit log']")
+        .await;
+    browser.click(&audit).await;
+    browser
+        .wait_for_text("//table", "registration.proposal_approved")
+        .await;
+    browser.screenshot("console-audit").await;
+    browser.quit().await;
+
+    assert_eq!(
+        query_strings(
+            &mut app.db.connect(),
+            &format!(
+                "SELECT status || '|' || decided_by || '|' || reject_code AS v FROM registrations WHERE registration_request_id = '{target}'"
+            ),
+        ),
+        ["REJECTED|bob|REJECT_FOR_RISK"]
+    );
 }

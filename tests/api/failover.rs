@@ -294,7 +294,7 @@ async fn the_server_lives_through_a_failover_to_a_synchronous_standby() {
                 let page = reviewer
                     .post(
                         &format!("/admin/registrations/{id}/decision"),
-                        &[("csrf", &csrf), ("decision", "approve")],
+                        &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
                     )
                     .await;
                 match page.location.as_deref() {

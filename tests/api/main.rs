@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod browser;
 mod cli;
+mod console;
 mod failover;
 mod fire;
 mod helpers;

@@ -58,9 +58,12 @@ async fn decide(
     decision: &str,
     reason: Option<&str>,
 ) {
-    let mut form = vec![("csrf", csrf), ("decision", decision)];
+    let mut form = vec![("csrf", csrf), ("decision", decision), ("confirm", "1")];
     if let Some(r) = reason {
         form.push(("reason", r));
+    }
+    if decision == "reject" {
+        form.push(("reject_code", "MISSING_OR_INCORRECT_INFO"));
     }
     let page = client
         .post(&format!("/admin/registrations/{id}/decision"), &form)

@@ -76,7 +76,7 @@ async fn register_review_notify_with_the_real_commands() {
     let page = client
         .post(
             &format!("/admin/registrations/{first}/decision"),
-            &[("csrf", &csrf), ("decision", "approve")],
+            &[("csrf", &csrf), ("decision", "approve"), ("confirm", "1")],
         )
         .await;
     assert!(page.location.unwrap().ends_with("flash=decided"));
