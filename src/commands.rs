@@ -540,6 +540,66 @@ pub async fn simulate_pages(
         detail.push(t.elapsed());
     }
     report("detail page", detail);
+    // The search box over every status: words of names (two scripts), a
+    // registration number, a merchant-id prefix, a website, a request id.
+    const KINDS: [&str; 6] = [
+        "a word of a name",
+        "a registration number",
+        "a merchant-id prefix",
+        "a website",
+        "a request id",
+        "words that match nothing",
+    ];
+    let mut search = Vec::new();
+    let mut by_kind: Vec<Vec<std::time::Duration>> = vec![Vec::new(); KINDS.len()];
+    for i in 0..requests {
+        let id = ids[i % ids.len()];
+        let term = match i % KINDS.len() {
+            0 => {
+                ["dragon", "harbour tea", "金龍", "Pharmacy", "sakura books"][i / 6 % 5].to_owned()
+            }
+            1 => (10_000_000 + id).to_string(),
+            2 => format!("FM-{}", id / 10),
+            3 => format!("shop{id}.example"),
+            4 => format!("FILL-{id}"),
+            _ => format!("jade kitchen {id}"),
+        };
+        let t = Instant::now();
+        let r = client
+            .get(format!(
+                "{target}/admin?q={}",
+                url::form_urlencoded::byte_serialize(term.as_bytes()).collect::<String>()
+            ))
+            .header("Cookie", &session)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "search {term:?}: {}", r.status());
+        r.bytes().await?;
+        search.push(t.elapsed());
+        by_kind[i % KINDS.len()].push(t.elapsed());
+    }
+    for (kind, samples) in KINDS.iter().zip(by_kind) {
+        report(&format!("  search for {kind}"), samples);
+    }
+    report("search over every status", search);
+    let t = Instant::now();
+    let mut export = client
+        .get(format!("{target}/admin/export.csv?status=ALL"))
+        .header("Cookie", &session)
+        .send()
+        .await?;
+    anyhow::ensure!(export.status() == 200, "export: {}", export.status());
+    let (mut bytes, mut lines) = (0usize, 0usize);
+    while let Some(chunk) = export.chunk().await? {
+        bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    println!(
+        "export of every registration: {} rows, {:.1} MB in {:.1} s",
+        lines.saturating_sub(1),
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
     let mut inquiry = Vec::new();
     for i in 0..requests {
         let body = serde_json::to_vec(

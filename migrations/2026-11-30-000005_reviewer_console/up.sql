@@ -6,14 +6,16 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 ALTER TABLE registrations
     -- Request id, merchant and store ids, names, registration number and
-    -- websites, one per line: what the console's search box looks through.
+    -- websites, one per line, in lower case: what the console's search box
+    -- looks through (a case-sensitive LIKE on lowered text is twice as fast
+    -- as ILIKE, and the trigram index serves both).
     ADD COLUMN search_text text    NOT NULL DEFAULT '',
     -- Whether a registration in force (an approval) existed for one of its
     -- keys when it was admitted: an update rather than a new merchant.
     ADD COLUMN is_update   boolean NOT NULL DEFAULT false;
 
 UPDATE registrations r
-   SET search_text = concat_ws(E'\n', r.registration_request_id, r.reference_merchant_id, r.reference_store_id,
+   SET search_text = lower(concat_ws(E'\n', r.registration_request_id, r.reference_merchant_id, r.reference_store_id,
                                r.merchant_name, r.legal_name,
                                q.raw_request::jsonb #>> '{merchantInfo,merchantDisplayName}',
                                q.raw_request::jsonb #>> '{storeInfo,storeName}',
@@ -21,7 +23,7 @@ UPDATE registrations r
                                (SELECT string_agg(w ->> 'url', E'\n')
                                   FROM jsonb_array_elements(CASE jsonb_typeof(q.raw_request::jsonb #> '{merchantInfo,websites}')
                                                             WHEN 'array' THEN q.raw_request::jsonb #> '{merchantInfo,websites}'
-                                                            ELSE '[]'::jsonb END) w)),
+                                                            ELSE '[]'::jsonb END) w))),
        is_update = EXISTS (
            SELECT 1 FROM registrations o
             WHERE o.reference_merchant_id = r.reference_merchant_id

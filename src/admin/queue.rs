@@ -18,7 +18,7 @@ use super::views::{
 use crate::db;
 use crate::db::console;
 use crate::db::review::{
-    self, Cursor, Kind, PagePosition, QueueFilter, QueueRow, QueueSort, SortKey,
+    self, Cursor, Kind, PagePosition, QueueFilter, QueueRow, QueueSort, SortKey, Total,
 };
 use crate::domain::status::RegistrationStatus;
 use crate::protocol::registration::ProductCode;
@@ -224,13 +224,26 @@ pub async fn show(
     let (list_filter, list_position) = (filter.clone(), position.clone());
     let (rows, more, counts, total, undelivered, claims, proposals) =
         db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
-            let (rows, more) = review::list_queue(conn, &list_filter, &list_position, PAGE_SIZE)?;
-            let counts = review::count_by_status(conn)?;
-            let total = if exact_from_counters {
-                None
+            let (rows, more, total) = if list_filter.search.is_some() {
+                let (rows, more, total) =
+                    review::search_queue(conn, &list_filter, &list_position, PAGE_SIZE)?;
+                (rows, more, Some(total))
             } else {
-                Some(review::count_queue(conn, &list_filter, COUNT_CAP)?)
+                let (rows, more) =
+                    review::list_queue(conn, &list_filter, &list_position, PAGE_SIZE)?;
+                let total = if exact_from_counters {
+                    None
+                } else {
+                    let n = review::count_queue(conn, &list_filter, COUNT_CAP)?;
+                    Some(if n > COUNT_CAP {
+                        Total::MoreThan(COUNT_CAP)
+                    } else {
+                        Total::Exact(n)
+                    })
+                };
+                (rows, more, total)
             };
+            let counts = review::count_by_status(conn)?;
             let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
             Ok((
                 rows,
@@ -253,9 +266,9 @@ pub async fn show(
     };
     let all_count: i64 = counts.iter().map(|(_, n)| n).sum();
     let total = match (total, filter.status) {
-        (Some(n), _) => n,
-        (None, Some(s)) => count_of(s),
-        (None, None) => all_count,
+        (Some(t), _) => t,
+        (None, Some(s)) => Total::Exact(count_of(s)),
+        (None, None) => Total::Exact(all_count),
     };
 
     // Pages both ways: "after" the last row shown, "before" the first.
@@ -369,12 +382,11 @@ pub async fn show(
         Some(s) => format!("{s} only"),
         None => "every status".to_owned(),
     };
-    let total_text = if total > COUNT_CAP {
-        format!("More than {COUNT_CAP} registrations")
-    } else if total == 1 {
-        "1 registration".to_owned()
-    } else {
-        format!("{total} registrations")
+    let total_text = match total {
+        Total::MoreThan(cap) => format!("More than {cap} registrations"),
+        Total::AtLeast(n) => format!("At least {n} registrations"),
+        Total::Exact(1) => "1 registration".to_owned(),
+        Total::Exact(n) => format!("{n} registrations"),
     };
 
     let value = |v: &Option<String>| non_empty(v).unwrap_or_default().to_owned();

@@ -156,9 +156,10 @@ fn filtered(filter: &QueueFilter) -> Boxed<'static> {
         query = query.filter(r::product_codes.contains(vec![code.as_str().to_owned()]));
     }
     if let Some(term) = &filter.search {
-        // A trigram index answers this for any term of three or more characters.
-        let pattern = format!("%{}%", escape_like(term));
-        query = query.filter(sql::<Bool>("search_text ILIKE ").bind::<Text, _>(pattern));
+        // Both sides lowered in Rust (see `Registration::search_text`); the
+        // trigram index answers this for any term of three or more characters.
+        let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
+        query = query.filter(sql::<Bool>("search_text LIKE ").bind::<Text, _>(pattern));
     }
     if let Some(from) = filter.received_from {
         query = query.filter(r::received_at.ge(from));
@@ -192,15 +193,10 @@ fn filtered(filter: &QueueFilter) -> Boxed<'static> {
     query
 }
 
-/// One page of the queue in the filter's order, next to `position`. Rows
-/// come in display order; `more` tells whether rows lie beyond the page in
-/// the direction it was fetched.
-pub fn list_queue(
-    conn: &mut PgConnection,
-    filter: &QueueFilter,
-    position: &PagePosition,
-    limit: i64,
-) -> QueryResult<(Vec<(QueueRow, String)>, bool)> {
+/// The filter's rows on the far side of `position`, in the order a page
+/// next to it is fetched (reversed for a page before it): the query and
+/// whether that order is ascending.
+fn positioned(filter: &QueueFilter, position: &PagePosition) -> (Boxed<'static>, bool) {
     use registrations::dsl as r;
     let backwards = matches!(position, PagePosition::Before(_));
     // Fetching backwards walks the order reversed, then turns the page round.
@@ -245,16 +241,180 @@ pub fn list_queue(
         (_, true) => query.order((r::received_at.asc(), r::id.asc())),
         (_, false) => query.order((r::received_at.desc(), r::id.desc())),
     };
+    (query, ascending)
+}
+
+/// One page of the queue in the filter's order, next to `position`. Rows
+/// come in display order; `more` tells whether rows lie beyond the page in
+/// the direction it was fetched.
+pub fn list_queue(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    position: &PagePosition,
+    limit: i64,
+) -> QueryResult<(Vec<(QueueRow, String)>, bool)> {
+    let (query, _) = positioned(filter, position);
+    page_of(conn, query, position, limit)
+}
+
+fn page_of(
+    conn: &mut PgConnection,
+    query: Boxed<'static>,
+    position: &PagePosition,
+    limit: i64,
+) -> QueryResult<(Vec<(QueueRow, String)>, bool)> {
     let mut rows: Vec<(QueueRow, String)> = query
         .select((QueueRow::as_select(), sql::<Text>("lower(merchant_name)")))
         .limit(limit + 1)
         .load(conn)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    if backwards {
+    if matches!(position, PagePosition::Before(_)) {
         rows.reverse();
     }
     Ok((rows, more))
+}
+
+/// A search first reads this many rows, nearest the start of the order,
+/// through the order's own index.
+const SEARCH_WINDOW: i64 = 5_000;
+
+/// Matches a search gathers through the trigram index when its term is rare.
+pub const SEARCH_GATHER: i64 = 2_000;
+
+/// How many registrations a filter or a search matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Exact(i64),
+    /// A broad filter, counted up to a cap.
+    MoreThan(i64),
+    /// A common search term: this many among the first rows of the order.
+    AtLeast(i64),
+}
+
+/// Lets the planner use only plain index walks in order (no bitmap, no
+/// sequential scan), for the rest of the transaction.
+fn ordered_only(conn: &mut PgConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection as _;
+    conn.batch_execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off")
+}
+
+/// Lets the planner use only bitmap scans (the trigram index).
+fn trigrams_only(conn: &mut PgConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection as _;
+    conn.batch_execute(
+        "SET LOCAL enable_bitmapscan = on; SET LOCAL enable_seqscan = off; \
+         SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off",
+    )
+}
+
+fn planner_chooses(conn: &mut PgConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection as _;
+    conn.batch_execute(
+        "SET LOCAL enable_bitmapscan = on; SET LOCAL enable_seqscan = on; \
+         SET LOCAL enable_indexscan = on; SET LOCAL enable_indexonlyscan = on",
+    )
+}
+
+/// The sort key of the `n`th row from the start of the order, without the
+/// search: where a search's first reading ends. `None`: fewer rows.
+fn window_end(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    n: i64,
+) -> QueryResult<Option<SortKey>> {
+    use registrations::dsl as r;
+    let unsearched = QueueFilter {
+        search: None,
+        ..filter.clone()
+    };
+    let (query, _) = positioned(&unsearched, &PagePosition::First);
+    let query = query.offset(n - 1).limit(1);
+    Ok(match filter.sort {
+        QueueSort::Merchant => query
+            .select(sql::<Text>("lower(merchant_name)"))
+            .first::<String>(conn)
+            .optional()?
+            .map(SortKey::Name),
+        QueueSort::Received | QueueSort::Waiting => query
+            .select(r::received_at)
+            .first::<DateTime<Utc>>(conn)
+            .optional()?
+            .map(SortKey::Time),
+    })
+}
+
+/// `query` limited to the rows from the start of the order up to `end`.
+fn up_to(query: Boxed<'static>, end: &SortKey, ascending_order: bool) -> Boxed<'static> {
+    let op = if ascending_order { "<=" } else { ">=" };
+    match end {
+        SortKey::Name(name) => query.filter(
+            sql::<Bool>("lower(merchant_name) ")
+                .sql(op)
+                .sql(" ")
+                .bind::<Text, _>(name.clone()),
+        ),
+        SortKey::Time(at) => query.filter(
+            sql::<Bool>("received_at ")
+                .sql(op)
+                .sql(" ")
+                .bind::<Timestamptz, _>(*at),
+        ),
+    }
+}
+
+/// A page of a search, and its total. The plan is chosen here rather than
+/// left to the planner's guess at a substring's frequency, which can be off
+/// a hundredfold (a wrong guess walks a million rows, or sorts a hundred
+/// thousand matches). The first `SEARCH_WINDOW` rows of the order are read
+/// through the order's index: a common term fills its page there, and is
+/// counted there ("at least"). A rarer term's matches, up to
+/// `SEARCH_GATHER`, come from the trigram index, which is quick exactly when
+/// matches are few; its page is sorted from them and its total is exact.
+pub fn search_queue(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    position: &PagePosition,
+    limit: i64,
+) -> QueryResult<(Vec<(QueueRow, String)>, bool, Total)> {
+    use registrations::dsl as r;
+    conn.transaction(|conn| {
+        let end = window_end(conn, filter, SEARCH_WINDOW)?;
+        let ascending_order = filter.sort.ascending();
+        ordered_only(conn)?;
+        let counted = match &end {
+            Some(end) => up_to(filtered(filter), end, ascending_order),
+            None => filtered(filter),
+        };
+        let in_window: i64 = counted.count().get_result(conn)?;
+        let common = in_window > limit;
+        if common || end.is_none() {
+            // The page is found by walking the order (no further than the
+            // window for the first page of a common term).
+            let (query, _) = positioned(filter, position);
+            let (rows, more) = page_of(conn, query, position, limit)?;
+            let total = if end.is_none() {
+                Total::Exact(in_window)
+            } else {
+                Total::AtLeast(in_window)
+            };
+            return Ok((rows, more, total));
+        }
+        trigrams_only(conn)?;
+        let ids: Vec<i64> = filtered(filter)
+            .select(r::id)
+            .limit(SEARCH_GATHER + 1)
+            .load(conn)?;
+        planner_chooses(conn)?;
+        let (query, _) = positioned(filter, position);
+        if ids.len() as i64 <= SEARCH_GATHER {
+            let total = Total::Exact(ids.len() as i64);
+            let (rows, more) = page_of(conn, query.filter(r::id.eq_any(ids)), position, limit)?;
+            return Ok((rows, more, total));
+        }
+        let (rows, more) = page_of(conn, query, position, limit)?;
+        Ok((rows, more, Total::AtLeast(SEARCH_GATHER + 1)))
+    })
 }
 
 /// How many registrations match, counted up to `cap` (a broad filter over

@@ -44,7 +44,8 @@ pub struct Registration {
     /// Things a reviewer should look at; never a reason to refuse.
     pub review_flags: Vec<String>,
     /// What the reviewers' search box looks through, one value a line: ids,
-    /// names, the registration number and the websites.
+    /// names, the registration number and the websites, in lower case (the
+    /// search lowers its term the same way, so both agree on every script).
     pub search_text: String,
 }
 
@@ -191,6 +192,7 @@ fn search_text(req: &RegistrationRequest) -> String {
     .chain(websites)
     .collect::<Vec<_>>()
     .join("\n")
+    .to_lowercase()
 }
 
 /// Adds the review flag `invisible_characters`, naming the fields whose text

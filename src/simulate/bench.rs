@@ -73,8 +73,8 @@ pub fn fill(database_url: &str, total: u64) -> anyhow::Result<Duration> {
                    CASE WHEN status <> 'PENDING' THEN 'reviewer' || g % 7 END,
                    CASE WHEN status = 'REJECTED' THEN 'The registration number could not be verified.' END,
                    CASE WHEN status = 'REJECTED' THEN 'MISSING_OR_INCORRECT_INFO' END,
-                   concat_ws(E'\n', request_id, merchant_id, store_id, name, name || ' Limited', (10000000 + g)::text,
-                             'https://shop' || g || '.example'),
+                   lower(concat_ws(E'\n', request_id, merchant_id, store_id, name, name || ' Limited', (10000000 + g)::text,
+                             'https://shop' || g || '.example')),
                    g % 5 = 0
                  FROM src
                RETURNING id, registration_request_id, status, received_at, decided_at, decided_by, reason, reject_code
