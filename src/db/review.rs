@@ -145,6 +145,10 @@ pub struct QueueRow {
 
 type Boxed<'a> = registrations::BoxedQuery<'a, diesel::pg::Pg>;
 
+/// A page's rows, each with its merchant name as PostgreSQL lowers it (the
+/// merchant order's page position).
+pub type QueueRows = Vec<(QueueRow, String)>;
+
 /// The registrations that match a filter, unordered.
 fn filtered(filter: &QueueFilter) -> Boxed<'static> {
     use registrations::dsl as r;
@@ -252,7 +256,7 @@ pub fn list_queue(
     filter: &QueueFilter,
     position: &PagePosition,
     limit: i64,
-) -> QueryResult<(Vec<(QueueRow, String)>, bool)> {
+) -> QueryResult<(QueueRows, bool)> {
     let (query, _) = positioned(filter, position);
     page_of(conn, query, position, limit)
 }
@@ -262,7 +266,7 @@ fn page_of(
     query: Boxed<'static>,
     position: &PagePosition,
     limit: i64,
-) -> QueryResult<(Vec<(QueueRow, String)>, bool)> {
+) -> QueryResult<(QueueRows, bool)> {
     let mut rows: Vec<(QueueRow, String)> = query
         .select((QueueRow::as_select(), sql::<Text>("lower(merchant_name)")))
         .limit(limit + 1)
@@ -376,7 +380,7 @@ pub fn search_queue(
     filter: &QueueFilter,
     position: &PagePosition,
     limit: i64,
-) -> QueryResult<(Vec<(QueueRow, String)>, bool, Total)> {
+) -> QueryResult<(QueueRows, bool, Total)> {
     use registrations::dsl as r;
     conn.transaction(|conn| {
         let end = window_end(conn, filter, SEARCH_WINDOW)?;
