@@ -35,23 +35,16 @@ fn text(name: &str, v: &Option<String>) -> Result<Option<String>, AdminError> {
     }
 }
 
-fn day(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, AdminError> {
-    text(name, v)?
-        .map(|t| {
-            NaiveDate::parse_from_str(&t, "%Y-%m-%d")
-                .map_err(|_| AdminError::BadRequest(format!("The {name} date must be YYYY-MM-DD.")))
-        })
-        .transpose()
-}
-
 pub fn audit_filter(q: &AuditQuery) -> Result<audit::AuditFilter, AdminError> {
     let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     Ok(audit::AuditFilter {
         actor: text("actor", &q.actor)?,
         action: text("action", &q.action)?,
         registration_request_id: text("registration", &q.registration)?,
-        from: day("from", &q.from)?.and_then(start),
-        before: day("to", &q.to)?.and_then(|d| d.succ_opt()).and_then(start),
+        from: super::queue::date("from", &q.from)?.and_then(start),
+        before: super::queue::date("to", &q.to)?
+            .and_then(|d| d.succ_opt())
+            .and_then(start),
     })
 }
 
@@ -71,14 +64,6 @@ fn params(q: &AuditQuery) -> Vec<(&'static str, String)> {
             .map(|s| (k, s.to_owned()))
     })
     .collect()
-}
-
-fn href(path: &str, params: &[(&str, String)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        q.append_pair(k, v);
-    }
-    format!("{path}?{}", q.finish())
 }
 
 /// GET /admin/audit (admins).
@@ -101,7 +86,7 @@ pub async fn show(
     let with = |k: &'static str, id: i64| {
         let mut p = base.clone();
         p.push((k, id.to_string()));
-        href("/admin/audit", &p)
+        super::queue::href("/admin/audit", &p)
     };
     let backwards = newer.is_some() && older.is_none();
     let has_older = if backwards { true } else { more };
@@ -114,7 +99,7 @@ pub async fn show(
         newer_href: has_newer
             .then(|| rows.first().map(|r| with("newer_than", r.id)))
             .flatten(),
-        export_href: href("/admin/audit/export.csv", &base),
+        export_href: super::queue::href("/admin/audit/export.csv", &base),
         actor: query.actor.clone().unwrap_or_default(),
         action: query.action.clone().unwrap_or_default(),
         registration: query.registration.clone().unwrap_or_default(),

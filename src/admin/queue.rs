@@ -63,7 +63,7 @@ fn short_value(name: &str, v: &Option<String>) -> Result<Option<String>, AdminEr
     }
 }
 
-fn date(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, AdminError> {
+pub(super) fn date(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, AdminError> {
     non_empty(v)
         .map(|text| {
             NaiveDate::parse_from_str(text, "%Y-%m-%d")
@@ -159,7 +159,7 @@ pub fn filter_params(query: &QueueQuery) -> Vec<(&'static str, String)> {
     out
 }
 
-fn href(path: &str, params: &[(&str, String)]) -> String {
+pub(super) fn href(path: &str, params: &[(&str, String)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         q.append_pair(k, v);

@@ -375,6 +375,8 @@ fn up_to(query: Boxed<'static>, end: &SortKey, ascending_order: bool) -> Boxed<'
 /// counted there ("at least"). A rarer term's matches, up to
 /// `SEARCH_GATHER`, come from the trigram index, which is quick exactly when
 /// matches are few; its page is sorted from them and its total is exact.
+/// The slow case left: a term with tens of thousands of matches, none of
+/// them among the first rows (its every match is fetched and sorted).
 pub fn search_queue(
     conn: &mut PgConnection,
     filter: &QueueFilter,
@@ -409,15 +411,18 @@ pub fn search_queue(
             .select(r::id)
             .limit(SEARCH_GATHER + 1)
             .load(conn)?;
-        planner_chooses(conn)?;
         let (query, _) = positioned(filter, position);
-        if ids.len() as i64 <= SEARCH_GATHER {
-            let total = Total::Exact(ids.len() as i64);
-            let (rows, more) = page_of(conn, query.filter(r::id.eq_any(ids)), position, limit)?;
-            return Ok((rows, more, total));
+        if ids.len() as i64 > SEARCH_GATHER {
+            // Many matches, but few among the first rows: they lie further
+            // on, so sorting them all (the trigram index's bitmap) costs less
+            // than walking the order to them.
+            let (rows, more) = page_of(conn, query, position, limit)?;
+            return Ok((rows, more, Total::AtLeast(SEARCH_GATHER + 1)));
         }
-        let (rows, more) = page_of(conn, query, position, limit)?;
-        Ok((rows, more, Total::AtLeast(SEARCH_GATHER + 1)))
+        planner_chooses(conn)?;
+        let total = Total::Exact(ids.len() as i64);
+        let (rows, more) = page_of(conn, query.filter(r::id.eq_any(ids)), position, limit)?;
+        Ok((rows, more, total))
     })
 }
 
