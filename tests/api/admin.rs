@@ -20,6 +20,10 @@ async fn anonymous_visitors_are_sent_to_sign_in_everywhere() {
         &format!("/admin/registrations/{id}"),
         "/admin/users",
         "/admin/notifications",
+        "/admin/audit",
+        "/admin/export.csv",
+        "/admin/audit/export.csv",
+        "/admin/account",
         "/admin/nothing/here",
     ] {
         let page = client.get(path).await;
@@ -31,6 +35,10 @@ async fn anonymous_visitors_are_sent_to_sign_in_everywhere() {
     }
     for path in [
         &format!("/admin/registrations/{id}/decision"),
+        &format!("/admin/registrations/{id}/claim"),
+        &format!("/admin/registrations/{id}/proposal"),
+        &format!("/admin/registrations/{id}/notes"),
+        "/admin/review-next",
         "/admin/logout",
         "/admin/users/x/disable",
         "/admin/users/x/enable",
@@ -283,6 +291,36 @@ async fn forms_need_the_csrf_token_and_our_origin() {
         )
         .await;
     assert_eq!(page.status, 403);
+    // The console's other forms ask the same.
+    for (path, form) in [
+        (
+            format!("/admin/registrations/{id}/claim"),
+            vec![("takeover", "1")],
+        ),
+        (
+            format!("/admin/registrations/{id}/notes"),
+            vec![("note", "hello")],
+        ),
+        (
+            format!("/admin/registrations/{id}/proposal"),
+            vec![("proposal", "1"), ("action", "approve")],
+        ),
+        ("/admin/review-next".to_owned(), vec![]),
+    ] {
+        let mut forged = form.clone();
+        forged.push(("csrf", "forged"));
+        assert_eq!(client.post(&path, &forged).await.status, 403, "{path}");
+        let mut foreign = form.clone();
+        foreign.push(("csrf", &csrf));
+        let page = client
+            .post_with_headers(&path, &foreign, &[("Origin", "https://evil.example")])
+            .await;
+        assert_eq!(page.status, 403, "{path}");
+    }
+    assert_eq!(
+        query_count(&mut app.db.connect(), "SELECT count(*) FROM review_claims"),
+        0
+    );
     // With both, it works.
     let ok = client
         .post(
@@ -400,7 +438,7 @@ async fn markup_in_any_merchant_field_renders_inert() {
         }
     }
     let app = spawn_app().await;
-    let (client, _) = AdminClient::signed_in(&app, "alice", "reviewer").await;
+    let (client, csrf) = AdminClient::signed_in(&app, "alice", "reviewer").await;
     let mut pointers = Vec::new();
     leaves(
         &instore_request("REQ", "M", "S"),
@@ -425,6 +463,7 @@ async fn markup_in_any_merchant_field_renders_inert() {
         for path in [
             format!("/admin/registrations/{id}"),
             "/admin?status=ALL".to_owned(),
+            "/admin?q=img".to_owned(),
         ] {
             let page = client.get(&path).await;
             assert!(
@@ -432,6 +471,22 @@ async fn markup_in_any_merchant_field_renders_inert() {
                 "{pointer} on {path} is markup"
             );
         }
+        // The confirmation step shows merchant text (and the reason) too.
+        let confirm = client
+            .post(
+                &format!("/admin/registrations/{id}/decision"),
+                &[
+                    ("csrf", &csrf),
+                    ("decision", "reject"),
+                    ("reason", &payload),
+                    ("reject_code", "REGISTRATION_FAILED"),
+                ],
+            )
+            .await;
+        assert!(
+            !confirm.html.contains("<img src=x"),
+            "{pointer} on the confirmation"
+        );
     }
     assert!(shown > 10, "only {shown} fields took markup");
 }
