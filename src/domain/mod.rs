@@ -7,6 +7,7 @@ pub mod inquiry;
 pub mod notification;
 pub mod registration;
 pub mod review;
+pub mod rules;
 pub mod sign_in;
 pub mod status;
 pub mod text;
