@@ -8,6 +8,7 @@ pub mod notification;
 pub mod registration;
 pub mod review;
 pub mod rules;
+pub mod screening;
 pub mod sign_in;
 pub mod status;
 pub mod text;
