@@ -2,14 +2,14 @@
 //! dates, newest first, pages both ways, and its CSV export.
 
 use actix_web::{HttpResponse, web};
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
+use super::params::{day_range, given, href, text_filter};
 use super::render::page_response;
-use super::views::{AuditLogItem, AuditLogPage, Nav, format_time};
+use super::views::{AuditLogItem, AuditLogPage, Nav, format_time, format_transition};
 use crate::db::{self, audit};
 
 const PAGE_SIZE: i64 = 100;
@@ -25,45 +25,25 @@ pub struct AuditQuery {
     newer_than: Option<i64>,
 }
 
-fn text(name: &str, v: &Option<String>) -> Result<Option<String>, AdminError> {
-    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(t) if t.chars().count() > 256 || t.chars().any(char::is_control) => Err(
-            AdminError::BadRequest(format!("The {name} filter is not a valid value.")),
-        ),
-        Some(t) => Ok(Some(t.to_owned())),
-    }
-}
-
 pub fn audit_filter(q: &AuditQuery) -> Result<audit::AuditFilter, AdminError> {
-    let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let (from, before) = day_range(&q.from, &q.to)?;
     Ok(audit::AuditFilter {
-        actor: text("actor", &q.actor)?,
-        action: text("action", &q.action)?,
-        registration_request_id: text("registration", &q.registration)?,
-        from: super::queue::date("from", &q.from)?.and_then(start),
-        before: super::queue::date("to", &q.to)?
-            .and_then(|d| d.succ_opt())
-            .and_then(start),
+        actor: text_filter("actor", &q.actor, 256)?,
+        action: text_filter("action", &q.action, 256)?,
+        registration_request_id: text_filter("registration", &q.registration, 256)?,
+        from,
+        before,
     })
 }
 
 fn params(q: &AuditQuery) -> Vec<(&'static str, String)> {
-    [
+    given([
         ("actor", &q.actor),
         ("action", &q.action),
         ("registration", &q.registration),
         ("from", &q.from),
         ("to", &q.to),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| (k, s.to_owned()))
-    })
-    .collect()
+    ])
 }
 
 /// GET /admin/audit (admins).
@@ -86,7 +66,7 @@ pub async fn show(
     let with = |k: &'static str, id: i64| {
         let mut p = base.clone();
         p.push((k, id.to_string()));
-        super::queue::href("/admin/audit", &p)
+        href("/admin/audit", &p)
     };
     let backwards = newer.is_some() && older.is_none();
     let has_older = if backwards { true } else { more };
@@ -99,7 +79,7 @@ pub async fn show(
         newer_href: has_newer
             .then(|| rows.first().map(|r| with("newer_than", r.id)))
             .flatten(),
-        export_href: super::queue::href("/admin/audit/export.csv", &base),
+        export_href: href("/admin/audit/export.csv", &base),
         actor: query.actor.clone().unwrap_or_default(),
         action: query.action.clone().unwrap_or_default(),
         registration: query.registration.clone().unwrap_or_default(),
@@ -109,11 +89,7 @@ pub async fn show(
             .into_iter()
             .map(|a| AuditLogItem {
                 at: format_time(a.at),
-                transition: match (a.from_status, a.to_status) {
-                    (Some(f), Some(t)) => format!("{f} → {t}"),
-                    (None, Some(t)) => t.as_str().to_owned(),
-                    (_, None) => String::new(),
-                },
+                transition: format_transition(a.from_status, a.to_status),
                 actor: a.actor,
                 action: a.action,
                 registration_request_id: a.registration_request_id.unwrap_or_default(),

@@ -241,10 +241,8 @@ async fn confirmation(
     };
     let proposal_only = match &pending {
         Pending::Whole(d) => ctx.four_eyes.applies(d, &row.review_flags),
-        Pending::Reject { .. } => {
-            ctx.four_eyes == FourEyes::All
-                || (ctx.four_eyes == FourEyes::Risk && !row.review_flags.is_empty())
-        }
+        // The category is still to be chosen: only what holds for any decision.
+        Pending::Reject { .. } => ctx.four_eyes.applies_to_any_decision(&row.review_flags),
     };
     let four_eyes_if_risk = matches!(pending, Pending::Reject { .. })
         && ctx.four_eyes == FourEyes::Risk

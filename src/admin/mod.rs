@@ -13,6 +13,7 @@ mod evidence;
 mod export;
 mod login;
 mod notifications;
+mod params;
 pub mod password;
 mod queue;
 mod render;

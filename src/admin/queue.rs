@@ -3,13 +3,14 @@
 //! claims and four-eyes marks, and "Review next".
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 
 use super::AdminContext;
 use super::auth::Reviewer;
 use super::error::AdminError;
 use super::login::see_other;
+use super::params::{day_range, given, href, non_empty, text_filter};
 use super::render::page_response;
 use super::views::{
     CountLink, Flash, Nav, QueueItem, QueuePage, SortLink, format_age, format_decided,
@@ -48,34 +49,6 @@ pub struct QueueQuery {
     flash: Option<String>,
 }
 
-fn non_empty(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// A short filter value: bounded, no control characters.
-fn short_value(name: &str, v: &Option<String>) -> Result<Option<String>, AdminError> {
-    match non_empty(v) {
-        None => Ok(None),
-        Some(text) if text.chars().count() > 128 || text.chars().any(char::is_control) => Err(
-            AdminError::BadRequest(format!("The {name} filter is not a valid value.")),
-        ),
-        Some(text) => Ok(Some(text.to_owned())),
-    }
-}
-
-pub(super) fn date(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, AdminError> {
-    non_empty(v)
-        .map(|text| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| AdminError::BadRequest(format!("The {name} date must be YYYY-MM-DD.")))
-        })
-        .transpose()
-}
-
-fn start_of(day: NaiveDate) -> Option<DateTime<Utc>> {
-    day.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
-}
-
 /// The filter a query asks for. Without a status, the queue shows PENDING
 /// work, and a search looks through every status.
 pub fn filter_from(query: &QueueQuery) -> Result<QueueFilter, AdminError> {
@@ -104,8 +77,7 @@ pub fn filter_from(query: &QueueQuery) -> Result<QueueFilter, AdminError> {
                 .ok_or_else(|| AdminError::BadRequest(format!("unknown product code {p:?}")))
         })
         .transpose()?;
-    let from = date("from", &query.from)?;
-    let to = date("to", &query.to)?;
+    let (received_from, received_before) = day_range(&query.from, &query.to)?;
     let kind = match non_empty(&query.kind) {
         None => None,
         Some("new") => Some(Kind::New),
@@ -123,11 +95,11 @@ pub fn filter_from(query: &QueueQuery) -> Result<QueueFilter, AdminError> {
         status,
         product_code,
         search,
-        received_from: from.and_then(start_of),
-        received_before: to.and_then(|d| d.succ_opt()).and_then(start_of),
-        decided_by: short_value("decided by", &query.decided_by)?,
-        region: short_value("region", &query.region)?,
-        mcc: short_value("MCC", &query.mcc)?,
+        received_from,
+        received_before,
+        decided_by: text_filter("decided by", &query.decided_by, 128)?,
+        region: text_filter("region", &query.region, 128)?,
+        mcc: text_filter("MCC", &query.mcc, 128)?,
         flagged_only: non_empty(&query.flagged) == Some("1"),
         kind,
         awaiting_second_review: non_empty(&query.awaiting) == Some("second"),
@@ -137,8 +109,7 @@ pub fn filter_from(query: &QueueQuery) -> Result<QueueFilter, AdminError> {
 
 /// The URL parameters that reproduce a filter (without a page position).
 pub fn filter_params(query: &QueueQuery) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    for (name, value) in [
+    given([
         ("q", &query.q),
         ("status", &query.status),
         ("product", &query.product),
@@ -151,25 +122,7 @@ pub fn filter_params(query: &QueueQuery) -> Vec<(&'static str, String)> {
         ("kind", &query.kind),
         ("awaiting", &query.awaiting),
         ("sort", &query.sort),
-    ] {
-        if let Some(v) = non_empty(value) {
-            out.push((name, v.to_owned()));
-        }
-    }
-    out
-}
-
-pub(super) fn href(path: &str, params: &[(&str, String)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        q.append_pair(k, v);
-    }
-    let q = q.finish();
-    if q.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{q}")
-    }
+    ])
 }
 
 /// `params` with `name` set to `value` (or removed when `None`).

@@ -227,28 +227,16 @@ pub struct HistoryItem {
     pub decided: String,
 }
 
-pub struct AuditItem {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub transition: String,
-    pub detail: String,
-}
-
-impl From<AuditEntry> for AuditItem {
-    fn from(e: AuditEntry) -> Self {
-        let transition = match (e.from_status, e.to_status) {
-            (Some(from), Some(to)) => format!("{from} → {to}"),
-            (None, Some(to)) => to.as_str().to_owned(),
-            (_, None) => String::new(),
-        };
-        AuditItem {
-            at: format_time(e.at),
-            actor: e.actor,
-            action: e.action,
-            transition,
-            detail: e.detail.unwrap_or_default(),
-        }
+/// A status change as the pages show it: "PENDING → APPROVED", or the
+/// status a registration arrived in.
+pub fn format_transition(
+    from: Option<crate::domain::status::RegistrationStatus>,
+    to: Option<crate::domain::status::RegistrationStatus>,
+) -> String {
+    match (from, to) {
+        (Some(from), Some(to)) => format!("{from} → {to}"),
+        (None, Some(to)) => to.as_str().to_owned(),
+        (_, None) => String::new(),
     }
 }
 
@@ -267,15 +255,14 @@ pub struct TrailItem {
 
 impl From<AuditEntry> for TrailItem {
     fn from(e: AuditEntry) -> Self {
-        let item = AuditItem::from(e.clone());
         TrailItem {
             at_micros: e.at.timestamp_micros(),
-            at: item.at,
-            who: item.actor,
+            at: format_time(e.at),
+            transition: format_transition(e.from_status, e.to_status),
+            who: e.actor,
             kind: "audit",
-            what: item.action,
-            transition: item.transition,
-            detail: item.detail,
+            what: e.action,
+            detail: e.detail.unwrap_or_default(),
         }
     }
 }

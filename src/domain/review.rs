@@ -75,13 +75,17 @@ impl FourEyes {
     /// Whether `decision` on a registration with these review flags is only
     /// proposed by the first reviewer, for a second to approve.
     pub fn applies(self, decision: &Decision, review_flags: &[String]) -> bool {
+        self.applies_to_any_decision(review_flags)
+            || (self == FourEyes::Risk && decision.reject_code() == Some(RejectCode::RejectForRisk))
+    }
+
+    /// Whether every decision on a registration with these review flags
+    /// needs a second reviewer, whatever it is.
+    pub fn applies_to_any_decision(self, review_flags: &[String]) -> bool {
         match self {
             FourEyes::Off => false,
             FourEyes::All => true,
-            FourEyes::Risk => {
-                !review_flags.is_empty()
-                    || decision.reject_code() == Some(RejectCode::RejectForRisk)
-            }
+            FourEyes::Risk => !review_flags.is_empty(),
         }
     }
 }

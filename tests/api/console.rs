@@ -25,6 +25,14 @@ fn merchant(request_id: &str, merchant_id: &str, name: &str, legal: &str, reg_no
     body
 }
 
+/// Whether PostgreSQL refuses `sql`; the connection is back to its own role after.
+fn refused(conn: &mut diesel::PgConnection, sql: &str) -> bool {
+    use diesel::connection::SimpleConnection as _;
+    let failed = conn.batch_execute(sql).is_err();
+    conn.batch_execute("RESET ROLE").unwrap();
+    failed
+}
+
 fn rows_in(html: &str) -> usize {
     html.split("<tbody>")
         .nth(1)
@@ -804,9 +812,7 @@ async fn the_database_refuses_a_decision_confirmed_by_its_proposer() {
         "SET ROLE mpp_app; UPDATE review_proposals SET state = 'approved', closed_by = 'alice', closed_at = now()",
         "SET ROLE mpp_app; UPDATE registrations SET status = 'REJECTED', decided_at = now(), decided_by = 'alice', reason = 'x', reject_code = 'REJECT_FOR_RISK'",
     ] {
-        let refused = diesel::connection::SimpleConnection::batch_execute(&mut conn, sql);
-        assert!(refused.is_err(), "{sql}");
-        diesel::connection::SimpleConnection::batch_execute(&mut conn, "RESET ROLE").unwrap();
+        assert!(refused(&mut conn, sql), "{sql}");
     }
     assert_eq!(
         query_strings(&mut conn, "SELECT status AS v FROM registrations"),
@@ -905,11 +911,7 @@ async fn notes_are_append_only_and_sit_in_the_trail_beside_every_event() {
         "UPDATE review_notes SET body = 'changed'",
         "DELETE FROM review_notes",
     ] {
-        assert!(
-            diesel::connection::SimpleConnection::batch_execute(&mut conn, sql).is_err(),
-            "{sql}"
-        );
-        diesel::connection::SimpleConnection::batch_execute(&mut conn, "RESET ROLE").unwrap();
+        assert!(refused(&mut conn, sql), "{sql}");
     }
     assert_eq!(
         query_count(&mut conn, "SELECT count(*) FROM review_notes"),
