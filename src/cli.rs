@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::domain::ApprovalMode;
 use crate::domain::notification::{NotificationState, Target};
+use crate::domain::screening::ListKind;
 use crate::domain::user::Role;
 use crate::telemetry::LogFormat;
 
@@ -54,6 +55,16 @@ pub enum Command {
         #[command(subcommand)]
         command: NotificationsCommand,
     },
+    /// Screening lists: load a new version, show what is loaded.
+    Lists {
+        #[command(subcommand)]
+        command: ListsCommand,
+    },
+    /// Triage rules: try a rules file on stored registrations.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// The built-in Alipay+ stand-in.
     Simulate {
         #[command(subcommand)]
@@ -67,6 +78,49 @@ pub enum Command {
         /// Arguments for psql, after `--`.
         #[arg(last = true)]
         args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListsCommand {
+    /// Replace list NAME, atomically, as its next version; then re-screen PENDING and APPROVED
+    /// registrations against it and print the approved merchants that now hit.
+    Load {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        kind: ListKind,
+        /// One entry a line (blank lines and lines starting with # are skipped), or CSV with a
+        /// header (a .csv file, or --column given).
+        #[arg(long)]
+        file: PathBuf,
+        /// The CSV column holding the entries; default: the only column, or one named
+        /// entry, name, registration_number or domain.
+        #[arg(long)]
+        column: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Print each list's name, kind, version, size and load time.
+    Show {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Run a rules file over the stored registrations of a window, changing nothing: what each
+    /// rule would decide, and where it disagrees with people. Exits 1 when a rule would approve
+    /// a registration a person rejected.
+    Test {
+        #[arg(long)]
+        file: PathBuf,
+        /// How far back: a number with unit m, h or d.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -113,6 +167,15 @@ pub enum SimulateCommand {
     Inquiry(SimulateInquiryArgs),
     /// Benchmark a running server: pre-signed load at a fixed concurrency, with the machine's limits.
     Load(SimulateLoadArgs),
+    /// Write a benchmark triage policy (DIR/rules.toml) and a names list (DIR/names.txt).
+    Policy {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        rules: usize,
+        #[arg(long, default_value_t = 10_000)]
+        names: usize,
+    },
     /// Fill the database with realistic registrations, decisions, notifications and audit rows.
     Fill {
         #[arg(long, default_value_t = 1_000_000)]
@@ -426,6 +489,19 @@ pub struct ServeArgs {
         default_value = "manual"
     )]
     pub approval_mode: ApprovalMode,
+
+    /// Triage rules (TOML), read at start and again on SIGHUP; unset: MPP_APPROVAL_MODE decides.
+    #[arg(long, env = "MPP_RULES_FILE", value_name = "MPP_RULES_FILE")]
+    pub rules_file: Option<PathBuf>,
+
+    /// Similarity (0 to 1) at or above which a `names` list entry is a hit.
+    #[arg(
+        long,
+        env = "MPP_SCREENING_THRESHOLD",
+        value_name = "MPP_SCREENING_THRESHOLD",
+        default_value = "0.9"
+    )]
+    pub screening_threshold: f64,
 
     /// Gaps between attempts to Alipay+ after the first, immediate one (units ms, s, m, h).
     #[arg(

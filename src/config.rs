@@ -29,6 +29,10 @@ pub struct Settings {
     pub signer: Arc<Signer>,
     pub alipay_keys: Arc<KeyRing>,
     pub approval_mode: ApprovalMode,
+    /// `MPP_RULES_FILE`: the triage rules; `None`: `approval_mode` decides.
+    pub rules_file: Option<PathBuf>,
+    /// `MPP_SCREENING_THRESHOLD`: the similarity of a `names` hit.
+    pub screening_threshold: f64,
     pub max_body_bytes: usize,
     /// How long an identical answer's signature is reused.
     pub signature_reuse: Duration,
@@ -300,6 +304,18 @@ impl Settings {
             }
         }
 
+        let screening_threshold = args.screening_threshold;
+        if !(screening_threshold > 0.0 && screening_threshold <= 1.0) {
+            bail!("MPP_SCREENING_THRESHOLD: {screening_threshold} is not above 0 and at most 1");
+        }
+        if let Some(file) = args
+            .rules_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            crate::workflow::triage::load_rules(file).context("MPP_RULES_FILE")?;
+        }
+
         let settings = Settings {
             listen: args.listen.clone(),
             admin_listen,
@@ -310,6 +326,11 @@ impl Settings {
             signer: Arc::new(signer),
             alipay_keys: Arc::new(ring),
             approval_mode: args.approval_mode,
+            rules_file: args
+                .rules_file
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
+            screening_threshold,
             max_body_bytes: args.max_body_bytes,
             signature_reuse,
             request_time_window,
@@ -494,7 +515,8 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
         "s" => n.checked_mul(1_000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
-        other => bail!("{text:?} has unit {other:?}; use ms, s, m or h"),
+        "d" => n.checked_mul(86_400_000),
+        other => bail!("{text:?} has unit {other:?}; use ms, s, m, h or d"),
     };
     ms.map(Duration::from_millis)
         .with_context(|| format!("{text:?} is too long"))
@@ -529,7 +551,7 @@ mod tests {
         );
         assert!(parse_gaps("").unwrap().is_empty());
         assert!(parse_gaps("5").is_err());
-        assert!(parse_gaps("5d").is_err());
+        assert!(parse_gaps("5w").is_err());
         assert!(parse_gaps("-1s").is_err());
     }
 

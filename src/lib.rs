@@ -23,4 +23,5 @@ pub mod protocol;
 pub mod simulate;
 pub mod startup;
 pub mod telemetry;
+pub mod triage_commands;
 pub mod workflow;

@@ -2,12 +2,13 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use mpp_registrar::cli::{
-    Cli, Command, KeysCommand, NotificationsCommand, SimulateCommand, UserCommand,
+    Cli, Command, KeysCommand, ListsCommand, NotificationsCommand, RulesCommand, SimulateCommand,
+    UserCommand,
 };
 use mpp_registrar::commands;
 use mpp_registrar::db::notifications::RedriveFilter;
 use mpp_registrar::protocol::keys;
-use mpp_registrar::{startup, telemetry};
+use mpp_registrar::{startup, telemetry, triage_commands};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -24,6 +25,42 @@ async fn main() -> ExitCode {
         Command::User { command } => tokio::task::spawn_blocking(move || user_command(command))
             .await
             .unwrap_or_else(|e| Err(e.into())),
+        Command::Lists { command } => tokio::task::spawn_blocking(move || match command {
+            ListsCommand::Load {
+                name,
+                kind,
+                file,
+                column,
+                database,
+            } => triage_commands::load_list(&name, kind, &file, column.as_deref(), &database),
+            ListsCommand::Show { database } => triage_commands::show_lists(&database),
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.into())),
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    file,
+                    since,
+                    database,
+                },
+        } => {
+            return match tokio::task::spawn_blocking(move || {
+                triage_commands::test_rules(&file, &since, &database)
+            })
+            .await
+            {
+                Ok(Ok(code)) => ExitCode::from(code),
+                Ok(Err(e)) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Psql { database, args } => {
             return match tokio::task::spawn_blocking(move || commands::psql(&database, &args)).await
             {
@@ -70,6 +107,9 @@ async fn main() -> ExitCode {
         Command::Simulate {
             command: SimulateCommand::Inquiry(args),
         } => commands::simulate_inquiry(&args).await,
+        Command::Simulate {
+            command: SimulateCommand::Policy { out, rules, names },
+        } => write_policy(&out, rules, names),
         Command::Simulate {
             command: SimulateCommand::Load(args),
         } => commands::simulate_load(&args).await,
@@ -130,6 +170,22 @@ fn generate_keys(out: &std::path::Path) -> anyhow::Result<()> {
     keys::write_key_pair(out, &pair, "private_key.pem", "public_key.pem")?;
     println!(
         "wrote {0}/private_key.pem (PKCS#8) and {0}/public_key.pem (SPKI)",
+        out.display()
+    );
+    Ok(())
+}
+
+/// `mpp-registrar simulate policy`.
+fn write_policy(out: &std::path::Path, rules: usize, names: usize) -> anyhow::Result<()> {
+    use mpp_registrar::simulate::policy;
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("rules.toml"), policy::rules(rules))?;
+    std::fs::write(
+        out.join("names.txt"),
+        policy::names(names).join("\n") + "\n",
+    )?;
+    println!(
+        "wrote {0}/rules.toml ({rules} rules) and {0}/names.txt ({names} names)",
         out.display()
     );
     Ok(())

@@ -40,6 +40,12 @@ pub struct StatusLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabel {
+    pub rule: String,
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabel {
     pub target: String,
     pub status: String,
@@ -53,6 +59,7 @@ pub struct Metrics {
     pub http_request_seconds: Family<HttpLabel, Histogram>,
     pub registrations: Family<StatusLabel, Gauge>,
     pub registration_repeats: Counter,
+    pub rule_decisions: Family<RuleLabel, Counter>,
     pub registration_repeat_mismatches: Counter,
     pub oldest_pending_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub db_pool_connections: Gauge,
@@ -90,6 +97,7 @@ impl Default for Metrics {
             http_request_seconds: Family::new_with_constructor(latency_histogram),
             registrations: Family::default(),
             registration_repeats: Counter::default(),
+            rule_decisions: Family::default(),
             registration_repeat_mismatches: Counter::default(),
             oldest_pending_seconds: Gauge::default(),
             db_pool_connections: Gauge::default(),
@@ -128,6 +136,11 @@ impl Default for Metrics {
             "registrations",
             "Registrations by status (read from PostgreSQL)",
             m.registrations.clone(),
+        );
+        registry.register(
+            "rule_decisions",
+            "Registrations triage rules decided at intake, by rule and action",
+            m.rule_decisions.clone(),
         );
         registry.register(
             "registration_repeats",

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::notifier::{self, NotifierConfig, NotifierHandle};
 use crate::pgcluster::PrivateCluster;
 use crate::telemetry;
+use crate::workflow::triage::Triage;
 
 /// The database of the private cluster.
 const PRIVATE_DATABASE: &str = "mpp_registrar";
@@ -48,6 +49,8 @@ pub struct Application {
     servers: Vec<Server>,
     notifier: Option<NotifierHandle>,
     housekeeping: Housekeeping,
+    /// The rules to read again on SIGHUP, when this process handles signals.
+    reload_on_hangup: Option<Arc<Triage>>,
 }
 
 /// Stops every listener of an application.
@@ -112,13 +115,24 @@ impl Application {
         };
         let pool = db::build_pool(database_url, settings.db_pool_size, settings.db_timeouts);
         let metrics = Arc::new(Metrics::default());
+        let triage = Arc::new(
+            Triage::new(
+                settings.approval_mode,
+                settings.rules_file.clone(),
+                settings.screening_threshold,
+            )
+            .context("MPP_RULES_FILE")?,
+        );
+        if let Some(policy) = triage.policy() {
+            tracing::info!(rules = policy.rules.len(), version = %policy.version, "triage rules in force");
+        }
         let wake = Arc::new(tokio::sync::Notify::new());
         let aps = web::Data::new(ApsContext {
             client_id: settings.client_id.clone(),
             psp_name: settings.psp_name.clone(),
             answers: AnswerSigner::new(settings.signer.clone(), settings.signature_reuse),
             alipay_keys: settings.alipay_keys.clone(),
-            approval_mode: settings.approval_mode,
+            triage: triage.clone(),
             max_body_bytes: settings.max_body_bytes,
             request_time_window: settings.request_time_window,
             pool: pool.clone(),
@@ -149,6 +163,7 @@ impl Application {
             four_eyes: settings.admin.four_eyes,
             environment_label: settings.admin.environment_label.clone(),
             alipay_gateway_configured: settings.notify.alipay_gateway_url.is_some(),
+            triage: triage.clone(),
         });
         let serve = |listener: TcpListener, surface: Surface| -> anyhow::Result<Server> {
             let (aps, admin, metrics) = (aps.clone(), admin.clone(), metrics.clone());
@@ -229,6 +244,7 @@ impl Application {
             servers,
             notifier,
             housekeeping,
+            reload_on_hangup: settings.handle_signals.then_some(triage),
         })
     }
 
@@ -253,12 +269,43 @@ impl Application {
     /// then lets the notifier finish the attempts it has in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeping = self.housekeeping.start();
+        let reloading = self
+            .reload_on_hangup
+            .map(|t| tokio::spawn(reload_rules_on_hangup(t)));
         let served = futures_util::future::join_all(self.servers).await;
         sweeping.abort();
+        if let Some(reloading) = reloading {
+            reloading.abort();
+        }
         if let Some(notifier) = self.notifier {
             notifier.shutdown(Duration::from_secs(30)).await;
         }
         served.into_iter().collect()
+    }
+}
+
+/// Reads the rules file again at each SIGHUP. A file with an error is
+/// refused whole, said in the log, and the rules in force stay.
+async fn reload_rules_on_hangup(triage: Arc<Triage>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP: the rules are read at start only");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match triage.reload_rules() {
+            Ok(Some(version)) => {
+                tracing::info!(%version, "SIGHUP: triage rules read again and in force")
+            }
+            Ok(None) => tracing::info!("SIGHUP: no MPP_RULES_FILE, nothing to read"),
+            Err(e) => tracing::error!(
+                error = %e,
+                "SIGHUP: the rules file was refused; the rules in force stay"
+            ),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::db;
 use crate::db::console::{self, ClaimOutcome, Takeover};
 use crate::db::requests;
 use crate::db::review::{self, RegistrationRow};
+use crate::db::screening::{self, Dismissed};
 use crate::domain::notification::{
     DecidedRegistration, Target, merchant_body, notifications_for, recipients,
     rejection_reason_sent,
@@ -482,4 +483,30 @@ pub async fn add_note(
         return Err(AdminError::NotFound);
     }
     Ok(back(id, "noted"))
+}
+
+/// "Not a match" on a screening hit: the same merchant value against the
+/// same list entry is not raised again (audited).
+pub async fn dismiss_hit(
+    req: HttpRequest,
+    reviewer: Reviewer,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<NoteForm>,
+    ctx: web::Data<AdminContext>,
+) -> Result<HttpResponse, AdminError> {
+    reviewer.check_form(&req, &form.csrf)?;
+    let (id, hit) = path.into_inner();
+    let Some(note) = valid_note(&form.note).map(str::to_owned) else {
+        return Ok(back(id, "note_invalid"));
+    };
+    let who = reviewer.username.clone();
+    let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
+        Ok(screening::dismiss(conn, id, hit, &who, &note)?)
+    })
+    .await?;
+    match outcome {
+        Dismissed::Done => Ok(back(id, "dismissed")),
+        Dismissed::Already => Ok(back(id, "hit_gone")),
+        Dismissed::NoSuchHit => Err(AdminError::NotFound),
+    }
 }

@@ -10,13 +10,13 @@ use super::error::AdminError;
 use super::evidence;
 use super::render::page_response;
 use super::views::{
-    AttemptItem, ClaimView, DetailPage, Flash, HistoryItem, Nav, NotificationItem, ProposalView,
-    TrailItem, format_age, format_decided, format_time,
+    AttemptItem, ClaimView, DetailPage, Flash, HistoryItem, HitItem, Nav, NotificationItem,
+    ProposalView, TrailItem, format_age, format_decided, format_time,
 };
 use crate::db::audit::action;
-use crate::db::console;
 use crate::db::review::{self, RegistrationRow};
 use crate::db::{self, audit, notifications};
+use crate::db::{console, screening};
 use crate::domain::changes::content_changes;
 use crate::domain::notification::{NotificationState, Target};
 use crate::domain::review::{FourEyes, RejectCode};
@@ -57,6 +57,7 @@ pub async fn show(
         let notes = console::notes_for(conn, row.id)?;
         let claim = console::live_claim(conn, row.id)?;
         let proposal = console::open_proposal(conn, row.id)?;
+        let hits = screening::hits_for(conn, row.id)?;
         Ok(Some(Loaded {
             row,
             raw_request,
@@ -67,6 +68,7 @@ pub async fn show(
             notes,
             claim,
             proposal,
+            hits,
         }))
     })
     .await?;
@@ -80,6 +82,7 @@ pub async fn show(
         notes,
         claim,
         proposal,
+        hits,
     } = loaded.ok_or(AdminError::NotFound)?;
     let targets: std::collections::HashMap<i64, Target> =
         sent.iter().map(|n| (n.id, n.target)).collect();
@@ -219,6 +222,8 @@ pub async fn show(
             })
             .collect(),
         can_redrive: reviewer.is_admin(),
+        triage: triage_text(&row),
+        hits: hits.into_iter().map(hit_item).collect(),
     };
     page_response(&page)
 }
@@ -236,6 +241,49 @@ struct Loaded {
     notes: Vec<console::Note>,
     claim: Option<console::Claim>,
     proposal: Option<console::Proposal>,
+    hits: Vec<screening::HitRow>,
+}
+
+/// What the triage rules did with a registration, in words.
+fn triage_text(row: &RegistrationRow) -> Option<String> {
+    let version = row.rules_version.as_deref()?;
+    let short = version.get(..12).unwrap_or(version);
+    Some(
+        match (row.triage_rule.as_deref(), row.triage_action.as_deref()) {
+            (Some(rule), Some("approve")) => {
+                format!("Approved by rule {rule}, rules version {short}…")
+            }
+            (Some(rule), Some("reject")) => {
+                format!("Rejected by rule {rule}, rules version {short}…")
+            }
+            (Some(rule), Some("four_eyes")) => {
+                format!("Sent to review with four eyes by rule {rule}, rules version {short}…")
+            }
+            (Some(rule), _) => format!("Sent to review by rule {rule}, rules version {short}…"),
+            (None, _) => format!("No rule decided: review by a person (rules version {short}…)"),
+        },
+    )
+}
+
+fn hit_item(h: screening::HitRow) -> HitItem {
+    HitItem {
+        id: h.id,
+        list: h.list_name,
+        version: h.list_version,
+        entry: h.entry,
+        field: h.field,
+        value: h.value,
+        score: format!("{:.2}", h.score),
+        found: format_time(h.found_at),
+        dismissed: match (h.dismissed_by, h.dismissed_at) {
+            (Some(by), Some(at)) => Some(format!(
+                "Not a match ({by}, {}): {}",
+                format_time(at),
+                h.dismissal_note.unwrap_or_default()
+            )),
+            _ => None,
+        },
+    }
 }
 
 fn notification_summary(
@@ -296,6 +344,8 @@ fn flash_for(code: &str, row: &RegistrationRow, claim: Option<&ClaimView>) -> Op
             None => "Claimed.".into(),
         }),
         "noted" => ok("Note added.".into()),
+        "dismissed" => ok("Marked not a match: this value against this list entry is not raised again for this merchant.".into()),
+        "hit_gone" => bad("That hit was already marked not a match."),
         "already_decided" => bad(&format!(
             "This registration is no longer PENDING: it was already {}. Nothing was changed.",
             decided()

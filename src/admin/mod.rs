@@ -17,6 +17,7 @@ mod params;
 pub mod password;
 mod queue;
 mod render;
+mod rules_page;
 pub mod sealing;
 mod setup;
 pub mod sso;
@@ -38,6 +39,8 @@ pub use auth::Reviewer;
 /// What the admin pages need, shared by every worker.
 pub struct AdminContext {
     pub pool: PgPool,
+    /// The triage rules and lists in force (`/admin/rules`).
+    pub triage: std::sync::Arc<crate::workflow::triage::Triage>,
     pub db_timeouts: DbTimeouts,
     /// Mark cookies `Secure` (the pages are served over TLS).
     pub secure_cookies: bool,
@@ -131,6 +134,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: web::Data<AdminContext>) {
                 web::post().to(decision::decide),
             )
             .route("/registrations/{id}/claim", web::post().to(decision::claim))
+            .route(
+                "/registrations/{id}/hits/{hit}/dismiss",
+                web::post().to(decision::dismiss_hit),
+            )
+            .route("/rules", web::get().to(rules_page::show))
             .route(
                 "/registrations/{id}/proposal",
                 web::post().to(decision::second_review),

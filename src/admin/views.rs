@@ -316,6 +316,23 @@ pub struct DetailPage<'a> {
     pub notification_summary: String,
     pub attempts: Vec<AttemptItem>,
     pub can_redrive: bool,
+    /// What the triage rules did: "Approved by rule approve-low-risk, rules version 3f2a…".
+    pub triage: Option<String>,
+    pub hits: Vec<HitItem>,
+}
+
+/// A screening hit on the detail page.
+pub struct HitItem {
+    pub id: i64,
+    pub list: String,
+    pub version: i32,
+    pub entry: String,
+    pub field: String,
+    pub value: String,
+    pub score: String,
+    pub found: String,
+    /// "Not a match (alice, 2026-11-30 10:00 UTC): note", once dismissed.
+    pub dismissed: Option<String>,
 }
 
 impl DetailPage<'_> {
@@ -628,4 +645,43 @@ mod tests {
         );
         assert!(!html.contains("<script>"));
     }
+}
+
+#[derive(Template)]
+#[template(path = "rules.html")]
+pub struct RulesPage {
+    pub nav_bar: Nav,
+    pub file: Option<String>,
+    /// The rules' version (SHA-256 of the file); `None`: no rules in force.
+    pub version: Option<String>,
+    pub examples: usize,
+    pub rules: Vec<RuleItem>,
+    pub threshold: String,
+    pub lists: Vec<ListItem>,
+}
+
+impl RulesPage {
+    pub fn stylesheet(&self) -> &'static str {
+        super::STYLESHEET
+    }
+
+    pub fn nav(&self) -> Option<&Nav> {
+        Some(&self.nav_bar)
+    }
+}
+
+pub struct RuleItem {
+    pub id: String,
+    pub source: String,
+    /// "approve 12, reject 1", or "none".
+    pub last_day: String,
+    pub last_month: String,
+}
+
+pub struct ListItem {
+    pub name: String,
+    pub kind: String,
+    pub version: i32,
+    pub entries: i32,
+    pub loaded: String,
 }

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::db::{DbTimeouts, PgPool};
-use crate::domain::ApprovalMode;
 use crate::domain::notification::NotifyPolicy;
 use crate::metrics::Metrics;
 use crate::protocol::signature::KeyRing;
+use crate::workflow::triage::Triage;
 
 pub use answers::AnswerSigner;
 
@@ -29,7 +29,8 @@ pub struct ApsContext {
     /// Signs every answer.
     pub answers: AnswerSigner,
     pub alipay_keys: Arc<KeyRing>,
-    pub approval_mode: ApprovalMode,
+    /// The triage rules and screening lists in force.
+    pub triage: Arc<Triage>,
     pub max_body_bytes: usize,
     /// `MPP_REQUEST_TIME_WINDOW`: refuse a Request-Time further than this from our clock.
     pub request_time_window: Option<std::time::Duration>,

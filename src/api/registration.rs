@@ -7,10 +7,12 @@ use super::ApsContext;
 use super::error::{ApsError, Reply};
 use crate::db;
 use crate::domain::registration::{flag_invisible_characters, readable_request_id, validate};
+use crate::metrics::RuleLabel;
 use crate::protocol::canonical;
 use crate::protocol::registration::{RegistrationRequest, parse_body};
 use crate::protocol::result::ResultCode;
 use crate::workflow::intake::{Answer, Candidate, Intake, intake};
+use crate::workflow::triage::RuleDecision;
 
 pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> {
     let value = parse_body(&body)?;
@@ -36,7 +38,7 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
         // parse_body accepted these bytes as JSON, so they are UTF-8.
         raw_request: String::from_utf8_lossy(&body).into_owned(),
         registration,
-        mode: ctx.approval_mode,
+        triage: ctx.triage.clone(),
     };
     let policy = ctx.notify_policy.clone();
     let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {
@@ -44,9 +46,20 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
     })
     .await?;
     match outcome {
-        Intake::Bound(Answer { code, body }) => {
-            if code == ResultCode::Success {
+        Intake::Bound(Answer { code, body }, rule) => {
+            // A decision at intake may have queued notifications.
+            if code == ResultCode::Success || rule.is_some() {
                 ctx.notifier_wake.notify_one();
+            }
+            if let Some(RuleDecision { rule, action }) = rule {
+                ctx.metrics
+                    .rule_decisions
+                    .get_or_create(&RuleLabel {
+                        rule: rule.clone(),
+                        action: action.to_owned(),
+                    })
+                    .inc();
+                tracing::info!(registration_request_id = %request_id, %rule, action, "decided by a triage rule");
             }
             Ok(Reply { code, body })
         }

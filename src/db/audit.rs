@@ -11,6 +11,9 @@ use crate::domain::status::RegistrationStatus;
 /// The actor of events that Alipay+'s requests cause.
 pub const ALIPAY_ACTOR: &str = "alipay+";
 
+/// The actor of hits found when a new version of a list is loaded.
+pub const SCREENING_ACTOR: &str = "screening";
+
 /// What an audit row records, by action name.
 pub mod action {
     /// A repeat of a bound registrationRequestId whose body differed.
@@ -36,6 +39,10 @@ pub mod action {
     pub const DECISION_PROPOSED: &str = "registration.decision_proposed";
     pub const PROPOSAL_APPROVED: &str = "registration.proposal_approved";
     pub const PROPOSAL_SENT_BACK: &str = "registration.proposal_sent_back";
+    /// A new version of a screening list matched a stored registration.
+    pub const LIST_HIT: &str = "registration.list_hit";
+    /// A reviewer marked a list hit "Not a match".
+    pub const HIT_DISMISSED: &str = "list_hit.dismissed";
 }
 
 #[derive(Debug, Clone, Default, Insertable)]

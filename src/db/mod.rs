@@ -10,6 +10,7 @@ pub mod registrations;
 pub mod requests;
 pub mod review;
 pub mod schema;
+pub mod screening;
 pub mod sign_in;
 pub mod two_factor;
 mod types;

@@ -22,9 +22,15 @@ pub struct NewRegistration {
     pub review_flags: Vec<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    pub reject_code: Option<String>,
     pub search_text: String,
     /// An approval of one of its keys was in force when it was admitted.
     pub is_update: bool,
+    /// The rule that decided at intake, its action, and the rules' version.
+    pub triage_rule: Option<String>,
+    pub triage_action: Option<String>,
+    pub rules_version: Option<String>,
 }
 
 /// A registration as an inquiry reports it.

@@ -246,9 +246,10 @@ WITH bound AS (
 )
 INSERT INTO registrations (registration_request_id, client_id, status, reference_merchant_id, reference_store_id,
                            product_codes, merchant_name, legal_name, merchant_mcc, region, registration_notify_url,
-                           review_flags, received_at, decided_at, decided_by, search_text, is_update)
+                           review_flags, received_at, decided_at, decided_by, reason, reject_code, search_text,
+                           is_update, triage_rule, triage_action, rules_version)
 SELECT registration_request_id, client_id, ?, reference_merchant_id, reference_store_id,
-       ?, ?, ?, ?, ?, ?, ?, received_at, ?, ?, ?, ?
+       ?, ?, ?, ?, ?, ?, ?, received_at, ?, ?, ?, ?, ?, ?, ?, ?, ?
   FROM bound
 RETURNING id";
 
@@ -296,8 +297,13 @@ pub fn insert_accepted(
             Bind::Texts(&registration.review_flags),
             Bind::OptTime(registration.decided_at),
             Bind::OptText(registration.decided_by.as_deref()),
+            Bind::OptText(registration.reason.as_deref()),
+            Bind::OptText(registration.reject_code.as_deref()),
             Bind::Text(&registration.search_text),
             Bind::Bool(registration.is_update),
+            Bind::OptText(registration.triage_rule.as_deref()),
+            Bind::OptText(registration.triage_action.as_deref()),
+            Bind::OptText(registration.rules_version.as_deref()),
         ],
     )
     .get_result::<Id>(conn)

@@ -522,6 +522,9 @@ pub struct RegistrationRow {
     pub reason: Option<String>,
     pub reject_code: Option<RejectCode>,
     pub is_update: bool,
+    pub triage_rule: Option<String>,
+    pub triage_action: Option<String>,
+    pub rules_version: Option<String>,
 }
 
 pub fn find_registration(conn: &mut PgConnection, id: i64) -> QueryResult<Option<RegistrationRow>> {

@@ -23,6 +23,57 @@ diesel::table! {
         admitted_before_key_rule -> Bool,
         search_text -> Text,
         is_update -> Bool,
+        triage_rule -> Nullable<Text>,
+        triage_action -> Nullable<Text>,
+        rules_version -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    screening_lists (name) {
+        name -> Text,
+        kind -> Text,
+        version -> Int4,
+        entries -> Int4,
+        loaded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    screening_entries (list_name, entry) {
+        list_name -> Text,
+        entry -> Text,
+        key -> Text,
+    }
+}
+
+diesel::table! {
+    hit_dismissals (id) {
+        id -> Int8,
+        reference_merchant_id -> Text,
+        list_name -> Text,
+        entry -> Text,
+        field -> Text,
+        value -> Text,
+        dismissed_by -> Text,
+        dismissed_at -> Timestamptz,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    list_hits (id) {
+        id -> Int8,
+        registration_id -> Int8,
+        list_name -> Text,
+        list_version -> Int4,
+        entry -> Text,
+        field -> Text,
+        value -> Text,
+        score -> Float8,
+        status_then -> Text,
+        found_at -> Timestamptz,
+        dismissal_id -> Nullable<Int8>,
     }
 }
 
@@ -208,6 +259,9 @@ diesel::table! {
 diesel::joinable!(notification_attempts -> notifications (notification_id));
 diesel::joinable!(notifications -> registrations (registration_id));
 diesel::joinable!(review_claims -> registrations (registration_id));
+diesel::joinable!(list_hits -> registrations (registration_id));
+diesel::joinable!(list_hits -> hit_dismissals (dismissal_id));
+diesel::joinable!(screening_entries -> screening_lists (list_name));
 diesel::joinable!(review_proposals -> registrations (registration_id));
 diesel::joinable!(review_notes -> registrations (registration_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -225,5 +279,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_setups,
     audit_log,
     notifications,
-    notification_attempts
+    notification_attempts,
+    screening_lists,
+    screening_entries,
+    hit_dismissals,
+    list_hits
 );

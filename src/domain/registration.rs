@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::screening::Subject;
 use crate::protocol::limits;
 use crate::protocol::registration::{
     Address, Attachment, ContactInfo, MerchantInfo, ProductCode, RegistrationDetail,
@@ -47,6 +48,8 @@ pub struct Registration {
     /// names, the registration number and the websites, in lower case (the
     /// search lowers its term the same way, so both agree on every script).
     pub search_text: String,
+    /// The names, registration number and URLs screening compares with lists.
+    pub subject: Subject,
 }
 
 const REGISTRATION_TYPES: &[&str] = &[
@@ -163,6 +166,7 @@ pub fn validate(req: &RegistrationRequest) -> Result<Registration, FieldError> {
         registration_notify_url: registration_notify_url.map(str::to_owned),
         review_flags: v.flags,
         search_text: search_text(req),
+        subject: subject(req),
     })
 }
 
@@ -193,6 +197,58 @@ fn search_text(req: &RegistrationRequest) -> String {
     .collect::<Vec<_>>()
     .join("\n")
     .to_lowercase()
+}
+
+/// What screening looks at in a valid request, each value with its path.
+fn subject(req: &RegistrationRequest) -> Subject {
+    let m = req.merchant_info.as_ref();
+    let detail = m.and_then(|m| m.registration_detail.as_ref());
+    let store = req.store_info.as_ref();
+    let named = |path: &str, value: Option<&String>| value.map(|v| (path.to_owned(), v.clone()));
+    let names = [
+        named(
+            "merchantInfo.registrationDetail.legalName",
+            detail.and_then(|d| d.legal_name.as_ref()),
+        ),
+        named(
+            "merchantInfo.merchantDisplayName",
+            m.and_then(|m| m.merchant_display_name.as_ref()),
+        ),
+        named(
+            "storeInfo.storeName",
+            store.and_then(|s| s.store_name.as_ref()),
+        ),
+        named(
+            "storeInfo.storeDisplayName",
+            store.and_then(|s| s.store_display_name.as_ref()),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let websites = m
+        .and_then(|m| m.websites.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, w)| {
+            w.url
+                .as_ref()
+                .map(|u| (format!("merchantInfo.websites[{i}].url"), u.clone()))
+        });
+    Subject {
+        names,
+        registration_number: named(
+            "merchantInfo.registrationDetail.registrationNo",
+            detail.and_then(|d| d.registration_no.as_ref()),
+        ),
+        urls: websites
+            .chain(named(
+                "registrationNotifyUrl",
+                req.registration_notify_url.as_ref(),
+            ))
+            .collect(),
+    }
 }
 
 /// Adds the review flag `invisible_characters`, naming the fields whose text

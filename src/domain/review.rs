@@ -59,6 +59,15 @@ pub fn valid_note(text: &str) -> Option<&str> {
     ok.then_some(text)
 }
 
+/// The review flag a `four_eyes` triage rule adds: every decision on the
+/// registration needs a second reviewer, whatever `MPP_FOUR_EYES` says.
+pub const FOUR_EYES_FLAG: &str = "four_eyes";
+
+/// A review flag's name: its text before the first ": " (the rest says why).
+pub fn flag_name(flag: &str) -> &str {
+    flag.split_once(": ").map_or(flag, |(name, _)| name)
+}
+
 /// `MPP_FOUR_EYES`: which decisions need a second reviewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum FourEyes {
@@ -82,6 +91,9 @@ impl FourEyes {
     /// Whether every decision on a registration with these review flags
     /// needs a second reviewer, whatever it is.
     pub fn applies_to_any_decision(self, review_flags: &[String]) -> bool {
+        if review_flags.iter().any(|f| flag_name(f) == FOUR_EYES_FLAG) {
+            return true;
+        }
         match self {
             FourEyes::Off => false,
             FourEyes::All => true,

@@ -112,6 +112,8 @@ struct Conditions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub id: String,
+    /// The rule as written in the file.
+    pub source: String,
     when: Conditions,
     then: Step,
 }
@@ -121,6 +123,31 @@ pub struct Rule {
 pub struct Policy {
     pub rules: Vec<Rule>,
     pub version: String,
+    /// The file's own examples: requests and what the rules must do with them.
+    pub examples: Vec<Example>,
+}
+
+/// A request the policy must take a given action on (`[[example]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub name: String,
+    pub line: usize,
+    pub request: ExampleRequest,
+    /// Makes it an update changing these field paths (else a new merchant).
+    pub changed: Option<Vec<String>>,
+    /// The lists it hits.
+    pub list_hits: Vec<String>,
+    /// The action the rules must take: approve, reject, review or four_eyes.
+    pub expect: String,
+}
+
+/// How an example gives its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExampleRequest {
+    /// A whole request body, as JSON text.
+    Json(String),
+    /// Field values (dotted paths) set over the built-in sample request.
+    Set(Vec<(String, serde_json::Value)>),
 }
 
 /// Why a rules file was refused: where, and what is wrong.
@@ -138,7 +165,23 @@ pub struct RulesError {
 struct RawFile {
     #[serde(default)]
     rule: Vec<toml::Spanned<RawRule>>,
+    #[serde(default)]
+    example: Vec<toml::Spanned<RawExample>>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExample {
+    name: String,
+    request: Option<String>,
+    set: Option<toml::Table>,
+    changed: Option<Vec<String>>,
+    #[serde(default)]
+    list_hits: Vec<String>,
+    expect: String,
+}
+
+const ACTION_NAMES: &[&str] = &["approve", "reject", "review", "four_eyes"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,6 +250,11 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, RulesError> {
     let mut rules = Vec::with_capacity(raw.rule.len());
     for spanned in raw.rule {
         let line = line_of(text, spanned.span().start);
+        let source = text
+            .get(spanned.span())
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let r = spanned.into_inner();
         let bad = |problem: String| refuse(line, format!("rule {:?}: {problem}", r.id));
         if r.id.trim().is_empty() || r.id.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -219,13 +267,50 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, RulesError> {
         let then = step(r.then).map_err(&bad)?;
         rules.push(Rule {
             id: r.id,
+            source,
             when,
             then,
+        });
+    }
+    let mut examples = Vec::with_capacity(raw.example.len());
+    for spanned in raw.example {
+        let line = line_of(text, spanned.span().start);
+        let e = spanned.into_inner();
+        let bad = |problem: &str| refuse(line, format!("example {:?}: {problem}", e.name));
+        if !ACTION_NAMES.contains(&e.expect.as_str()) {
+            return Err(bad("expect is one of approve, reject, review, four_eyes"));
+        }
+        let request = match (e.request, e.set) {
+            (Some(json), None) => ExampleRequest::Json(json),
+            (None, set) => ExampleRequest::Set(
+                set.unwrap_or_default()
+                    .into_iter()
+                    .map(|(path, value)| {
+                        serde_json::to_value(value)
+                            .map(|v| (path, v))
+                            .map_err(|err| bad(&err.to_string()))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "give either request (JSON) or set (fields over the sample), not both",
+                ));
+            }
+        };
+        examples.push(Example {
+            name: e.name,
+            line,
+            request,
+            changed: e.changed,
+            list_hits: e.list_hits,
+            expect: e.expect,
         });
     }
     Ok(Policy {
         rules,
         version: hex(&Sha256::digest(text.as_bytes())),
+        examples,
     })
 }
 

@@ -3,6 +3,8 @@
 //! Limited, Co., LLC, Pte, 有限公司, ...) do not matter, and registration
 //! numbers compared after normalisation.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use unicode_normalization::UnicodeNormalization as _;
 use unicode_normalization::char::is_combining_mark;
 
@@ -120,6 +122,282 @@ pub fn registration_number_key(number: &str) -> Option<String> {
     (key.len() >= 3).then_some(key)
 }
 
+/// What a list holds, and so what it is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[clap(rename_all = "snake_case")]
+pub enum ListKind {
+    /// Party names, matched fuzzily against legal, display and store names.
+    Names,
+    /// Registration numbers, matched after normalisation.
+    RegistrationNumbers,
+    /// Domains, matched by registrable domain against websites and the notify URL.
+    Domains,
+}
+
+impl ListKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListKind::Names => "names",
+            ListKind::RegistrationNumbers => "registration_numbers",
+            ListKind::Domains => "domains",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ListKind> {
+        [
+            ListKind::Names,
+            ListKind::RegistrationNumbers,
+            ListKind::Domains,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// The key an entry of this kind is compared by; `None`: the entry can
+    /// never match (nothing left after normalisation).
+    pub fn key(self, entry: &str) -> Option<String> {
+        match self {
+            ListKind::Names => Some(name_key(entry)).filter(|k| !k.is_empty()),
+            ListKind::RegistrationNumbers => registration_number_key(entry),
+            ListKind::Domains => registrable_domain(entry),
+        }
+    }
+}
+
+/// The registrable domain (the public suffix and one label more) of a URL
+/// or a bare host name, lowered; `None` for an IP address or a public
+/// suffix alone.
+pub fn registrable_domain(text: &str) -> Option<String> {
+    let text = text.trim();
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
+    };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    let url::Host::Domain(host) = url.host()? else {
+        return None;
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    psl::domain_str(&host).map(str::to_owned)
+}
+
+/// The fields of a registration that screening looks at, each with its
+/// JSON path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    pub names: Vec<(String, String)>,
+    pub registration_number: Option<(String, String)>,
+    pub urls: Vec<(String, String)>,
+}
+
+/// One entry of a list that a field matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub list: String,
+    pub version: i32,
+    pub entry: String,
+    pub field: String,
+    pub value: String,
+    pub score: f64,
+}
+
+/// At most this many hits per list and field are kept: a name close to
+/// hundreds of entries needs a person either way, and the work stays bounded.
+const MAX_HITS_PER_FIELD: usize = 20;
+
+struct Entry {
+    text: String,
+    key: String,
+    key_chars: usize,
+}
+
+/// One version of one list, indexed for matching.
+pub struct List {
+    pub name: String,
+    pub kind: ListKind,
+    pub version: i32,
+    entries: Vec<Entry>,
+    /// Entry indexes by key, for exact matches.
+    exact: HashMap<String, Vec<u32>>,
+    /// Names only: entry indexes by each character pair of their keys (an
+    /// entry once per pair), to find the few entries close to a name.
+    pairs: HashMap<(char, char), Vec<u32>>,
+    /// Names only: entry indexes by key length, for keys too short for pairs to filter.
+    by_length: BTreeMap<usize, Vec<u32>>,
+}
+
+impl List {
+    /// Indexes `entries` (original text and key).
+    pub fn new(
+        name: String,
+        kind: ListKind,
+        version: i32,
+        entries: impl IntoIterator<Item = (String, String)>,
+    ) -> List {
+        let mut list = List {
+            name,
+            kind,
+            version,
+            entries: Vec::new(),
+            exact: HashMap::new(),
+            pairs: HashMap::new(),
+            by_length: BTreeMap::new(),
+        };
+        for (text, key) in entries {
+            let i = list.entries.len() as u32;
+            list.exact.entry(key.clone()).or_default().push(i);
+            if kind == ListKind::Names {
+                let chars: Vec<char> = key.chars().collect();
+                let mut seen = HashSet::new();
+                for w in chars.windows(2) {
+                    if seen.insert((w[0], w[1])) {
+                        list.pairs.entry((w[0], w[1])).or_default().push(i);
+                    }
+                }
+                list.by_length.entry(chars.len()).or_default().push(i);
+            }
+            list.entries.push(Entry {
+                text,
+                key_chars: key.chars().count(),
+                key,
+            });
+        }
+        list
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries whose keys equal `key`.
+    fn exact(&self, key: &str) -> impl Iterator<Item = &Entry> {
+        self.exact
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.entries[i as usize])
+    }
+
+    /// The entries whose name keys are at least `threshold` alike to
+    /// `key`, with their scores.
+    ///
+    /// Similarity `t` allows at most `d = (1 - t) * longer` edits, so an
+    /// entry's length lies within `[q * t, q / t]` of the name's `q`, and
+    /// at least `q - 1 - 2d` of the name's character pairs occur in it (an
+    /// edit destroys at most two pairs): only entries sharing that many
+    /// pairs are compared at all.
+    fn close_names(&self, key: &str, threshold: f64) -> Vec<(&Entry, f64)> {
+        let chars: Vec<char> = key.chars().collect();
+        let q = chars.len();
+        if q <= 3 || threshold >= 1.0 {
+            return self.exact(key).map(|e| (e, 1.0)).collect();
+        }
+        let lo = (q as f64 * threshold).ceil() as usize;
+        let hi = (q as f64 / threshold).floor() as usize;
+        let most_edits = ((1.0 - threshold) * hi as f64).floor() as isize;
+        let needed = q as isize - 1 - 2 * most_edits;
+        let candidates: Vec<u32> = if needed >= 1 {
+            let mut shared: HashMap<u32, isize> = HashMap::new();
+            for w in chars.windows(2) {
+                for &i in self.pairs.get(&(w[0], w[1])).into_iter().flatten() {
+                    *shared.entry(i).or_default() += 1;
+                }
+            }
+            shared
+                .into_iter()
+                .filter(|&(_, n)| n >= needed)
+                .map(|(i, _)| i)
+                .collect()
+        } else {
+            self.by_length
+                .range(lo..=hi)
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect()
+        };
+        let mut close: Vec<(&Entry, f64)> = candidates
+            .into_iter()
+            .map(|i| &self.entries[i as usize])
+            .filter(|e| (lo..=hi).contains(&e.key_chars))
+            .map(|e| (e, similarity_of_keys(key, &e.key)))
+            .filter(|&(_, score)| score >= threshold)
+            .collect();
+        close.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.text.cmp(&b.0.text)));
+        close
+    }
+
+    fn screen(&self, subject: &Subject, threshold: f64, hits: &mut Vec<Hit>) {
+        let mut add = |field: &str, value: &str, found: Vec<(&Entry, f64)>| {
+            hits.extend(
+                found
+                    .into_iter()
+                    .take(MAX_HITS_PER_FIELD)
+                    .map(|(e, score)| Hit {
+                        list: self.name.clone(),
+                        version: self.version,
+                        entry: e.text.clone(),
+                        field: field.to_owned(),
+                        value: value.to_owned(),
+                        score,
+                    }),
+            );
+        };
+        match self.kind {
+            ListKind::Names => {
+                for (field, value) in &subject.names {
+                    let key = name_key(value);
+                    if !key.is_empty() {
+                        add(field, value, self.close_names(&key, threshold));
+                    }
+                }
+            }
+            ListKind::RegistrationNumbers => {
+                if let Some((field, value)) = &subject.registration_number
+                    && let Some(key) = registration_number_key(value)
+                {
+                    add(field, value, self.exact(&key).map(|e| (e, 1.0)).collect());
+                }
+            }
+            ListKind::Domains => {
+                for (field, value) in &subject.urls {
+                    if let Some(key) = registrable_domain(value) {
+                        add(field, value, self.exact(&key).map(|e| (e, 1.0)).collect());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The lists in force, as one instance holds them.
+#[derive(Default)]
+pub struct Lists {
+    pub lists: Vec<List>,
+}
+
+impl Lists {
+    /// Every hit of `subject` on every list; names hit at `threshold` or above.
+    pub fn screen(&self, subject: &Subject, threshold: f64) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        for list in &self.lists {
+            list.screen(subject, threshold, &mut hits);
+        }
+        hits
+    }
+
+    /// Each list's name and version.
+    pub fn versions(&self) -> Vec<(String, i32)> {
+        self.lists
+            .iter()
+            .map(|l| (l.name.clone(), l.version))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +440,138 @@ mod tests {
         );
         assert_eq!(registration_number_key("ＨＫ５５５"), Some("HK555".into()));
         assert_eq!(registration_number_key("1-2"), None);
+    }
+
+    fn names_list(entries: &[&str]) -> Lists {
+        let list = List::new(
+            "sanctions".into(),
+            ListKind::Names,
+            3,
+            entries
+                .iter()
+                .filter_map(|e| Some((e.to_string(), ListKind::Names.key(e)?))),
+        );
+        Lists { lists: vec![list] }
+    }
+
+    fn subject(name: &str) -> Subject {
+        Subject {
+            names: vec![(
+                "merchantInfo.registrationDetail.legalName".into(),
+                name.into(),
+            )],
+            ..Subject::default()
+        }
+    }
+
+    #[test]
+    fn a_names_list_finds_close_names_and_only_those() {
+        let mut entries: Vec<String> = (0..5000)
+            .map(|i| format!("Trading House Number {i}"))
+            .collect();
+        entries.push("Golden Dragon Trading Co., Ltd.".into());
+        entries.push("Dragon".into());
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let lists = names_list(&refs);
+        let hits = lists.screen(&subject("GOLDEN DRAGON TRADINGS LIMITED"), 0.9);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].entry, "Golden Dragon Trading Co., Ltd.");
+        assert_eq!((hits[0].list.as_str(), hits[0].version), ("sanctions", 3));
+        assert!(hits[0].score >= 0.9 && hits[0].score < 1.0);
+        assert!(
+            lists
+                .screen(&subject("Silver Phoenix Bakery"), 0.9)
+                .is_empty()
+        );
+        // Short names match exactly or not at all.
+        assert_eq!(lists.screen(&subject("dragon ltd"), 0.9).len(), 1);
+        assert!(lists.screen(&subject("dragons"), 0.9).is_empty());
+    }
+
+    #[test]
+    fn the_pair_filter_misses_nothing_a_full_comparison_finds() {
+        let entries = [
+            "abcdefghij",
+            "abcdefghik",
+            "bacdefghij",
+            "abcdefgh",
+            "abcdefghijkl",
+            "zzcdefghij",
+            "abcdxfghij",
+            "abcd efghij",
+        ];
+        let lists = names_list(&entries);
+        for threshold in [0.6, 0.75, 0.8, 0.9, 0.95] {
+            for query in ["abcdefghij", "abcdefghijk", "abcdefgxij", "hij abcdefg"] {
+                let found: HashSet<String> = lists
+                    .screen(&subject(query), threshold)
+                    .into_iter()
+                    .map(|h| h.entry)
+                    .collect();
+                let expected: HashSet<String> = entries
+                    .iter()
+                    .filter(|e| name_similarity(query, e) >= threshold)
+                    .map(|e| e.to_string())
+                    .collect();
+                assert_eq!(found, expected, "{query} at {threshold}");
+            }
+        }
+    }
+
+    #[test]
+    fn registration_numbers_and_domains_match_exactly_after_normalisation() {
+        let numbers = List::new(
+            "deny".into(),
+            ListKind::RegistrationNumbers,
+            1,
+            [("HK-555-0123".to_owned(), "HK5550123".to_owned())],
+        );
+        let domains = List::new(
+            "bad-sites".into(),
+            ListKind::Domains,
+            1,
+            ["evil.example.co.uk", "https://scam.com/path"]
+                .into_iter()
+                .filter_map(|e| Some((e.to_owned(), ListKind::Domains.key(e)?))),
+        );
+        let lists = Lists {
+            lists: vec![numbers, domains],
+        };
+        let s = Subject {
+            names: vec![],
+            registration_number: Some((
+                "merchantInfo.registrationDetail.registrationNo".into(),
+                "hk 5550123".into(),
+            )),
+            urls: vec![
+                (
+                    "merchantInfo.websites[0].url".into(),
+                    "https://shop.Example.co.uk/x".into(),
+                ),
+                (
+                    "registrationNotifyUrl".into(),
+                    "https://api.scam.com/notify".into(),
+                ),
+                (
+                    "merchantInfo.websites[1].url".into(),
+                    "https://example.com".into(),
+                ),
+            ],
+        };
+        let hits = lists.screen(&s, 0.9);
+        let found: Vec<(&str, &str)> = hits
+            .iter()
+            .map(|h| (h.list.as_str(), h.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("deny", "merchantInfo.registrationDetail.registrationNo"),
+                ("bad-sites", "merchantInfo.websites[0].url"),
+                ("bad-sites", "registrationNotifyUrl"),
+            ]
+        );
+        assert_eq!(registrable_domain("127.0.0.1"), None);
+        assert_eq!(registrable_domain("co.uk"), None);
     }
 }

@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod inquiry;
 pub mod limits;
 pub mod load;
+pub mod policy;
 pub mod register;
 
 /// A uniformly random number in [0, 1).

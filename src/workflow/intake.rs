@@ -8,6 +8,8 @@
 //! `requests` is the idempotency lock. Refusals before business processing
 //! (transport, signature, `PARAM_ILLEGAL`, `UNKNOWN_EXCEPTION`) bind nothing.
 
+use std::sync::Arc;
+
 use diesel::Connection as _;
 use diesel::pg::PgConnection;
 use diesel::result::Error as DieselError;
@@ -15,16 +17,16 @@ use serde_json::Value;
 
 use crate::db::registrations::NewRegistration;
 use crate::db::requests::{self, Accepted, KeyLookup, Lookup, NewRequest, StoredAnswer};
-use crate::db::{DbError, notifications};
+use crate::db::{DbError, notifications, screening};
 use crate::domain::admission::{Admission, Evidence, admit};
-use crate::domain::changes::differing_paths;
+use crate::domain::changes::{content_changes, differing_paths};
 use crate::domain::notification::{
     DecidedRegistration, NotifyPolicy, notifications_for, recipients,
 };
 use crate::domain::registration::Registration;
 use crate::domain::status::RegistrationStatus;
-use crate::domain::{AUTO_REVIEWER, ApprovalMode};
 use crate::protocol::result::{ResultBody, ResultCode};
+use crate::workflow::triage::{Route, RuleDecision, Triage};
 
 /// The answer to send: its result code and its body, exactly as bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +42,9 @@ const INTAKE_ROUNDS: usize = 4;
 
 /// How the intake of one request ended.
 pub enum Intake {
-    /// The id was free and is now bound to this answer.
-    Bound(Answer),
+    /// The id was free and is now bound to this answer; the rule that
+    /// decided, if one did.
+    Bound(Answer, Option<RuleDecision>),
     /// The id was bound: its stored answer, and the field paths where this
     /// repeat's body differs from the bound one (empty for a true repeat).
     Repeat {
@@ -61,7 +64,8 @@ pub struct Candidate {
     pub fingerprint: Vec<u8>,
     /// `None` when the body is invalid (only a bound id can answer it then).
     pub registration: Option<Registration>,
-    pub mode: ApprovalMode,
+    /// The rules and lists in force.
+    pub triage: Arc<Triage>,
 }
 
 /// Looks the id up, and admits and binds a free one, until what it saw
@@ -88,16 +92,16 @@ pub fn intake(
             Admission::UnderReview => ResultCode::RegistrationUnderReview,
             Admission::RepeatRegistration => ResultCode::RepeatRegistration,
             Admission::Admit => {
-                match accept(conn, c, registration, is_update(&evidence), policy)? {
-                    (Accepted::Stored(_), answer) => return Ok(Intake::Bound(answer)),
+                match accept(conn, c, registration, &evidence, policy)? {
+                    (Accepted::Stored(_), answer, rule) => return Ok(Intake::Bound(answer, rule)),
                     // Someone else got there first: look again at what they committed.
-                    (Accepted::IdTaken | Accepted::KeyTaken, _) => continue,
+                    (Accepted::IdTaken | Accepted::KeyTaken, _, _) => continue,
                 }
             }
         };
         let (binding, answer) = c.binding(registration, refused);
         if requests::insert_refused(conn, &binding)? {
-            return Ok(Intake::Bound(answer));
+            return Ok(Intake::Bound(answer, None));
         }
     }
     Err(DbError::Worker(format!(
@@ -105,31 +109,49 @@ pub fn intake(
     )))
 }
 
-/// Binds and stores an admitted registration. One approved at once (auto
-/// mode) is also decided: the merchant's notification is written in the same
-/// transaction.
+/// Binds and stores an admitted registration, as triage routes it: one
+/// approved or rejected at once is also decided, and its notifications are
+/// written in the same transaction, with its list hits.
 fn accept(
     conn: &mut PgConnection,
     c: &Candidate,
     r: &Registration,
-    is_update: bool,
+    evidence: &[Evidence],
     policy: &NotifyPolicy,
-) -> Result<(Accepted, Answer), DbError> {
-    let (status, code, decided_at, decided_by) = match c.mode {
-        ApprovalMode::Manual => (
+) -> Result<(Accepted, Answer, Option<RuleDecision>), DbError> {
+    let changed = in_force_body(evidence).map(|before| {
+        content_changes(&before, &c.body)
+            .into_iter()
+            .map(|change| change.path)
+            .collect()
+    });
+    let is_update = changed.is_some();
+    let triaged = c.triage.triage(conn, r, changed)?;
+    let (status, code, reason, reject_code) = match &triaged.route {
+        Route::Review => (
             RegistrationStatus::Pending,
             ResultCode::RegistrationInProcess,
             None,
             None,
         ),
-        ApprovalMode::Auto => (
+        Route::Approve => (
             RegistrationStatus::Approved,
             ResultCode::Success,
-            Some(chrono::Utc::now()),
-            Some(AUTO_REVIEWER.to_owned()),
+            None,
+            None,
+        ),
+        // Alipay+ hears of a rejection by notification, as of a reviewer's.
+        Route::Reject { code, reason } => (
+            RegistrationStatus::Rejected,
+            ResultCode::RegistrationInProcess,
+            Some(reason.clone()),
+            Some(*code),
         ),
     };
+    let decided_at = (status != RegistrationStatus::Pending).then(chrono::Utc::now);
     let (binding, answer) = c.binding(r, code);
+    let mut review_flags = r.review_flags.clone();
+    review_flags.extend(triaged.added_flags.iter().cloned());
     let registration = NewRegistration {
         status,
         product_codes: r
@@ -142,30 +164,40 @@ fn accept(
         merchant_mcc: r.merchant_mcc.clone(),
         region: r.region.clone(),
         registration_notify_url: r.registration_notify_url.clone(),
-        review_flags: r.review_flags.clone(),
+        review_flags,
         decided_at,
-        decided_by,
+        decided_by: triaged.decided_by.clone(),
+        reason: reason.clone(),
+        reject_code: reject_code.map(|c| c.as_str().to_owned()),
         search_text: r.search_text.clone(),
         is_update,
+        triage_rule: triaged.rule.as_ref().map(|d| d.rule.clone()),
+        triage_action: triaged.rule.as_ref().map(|d| d.action.to_owned()),
+        rules_version: triaged.rules_version.clone(),
     };
-    let decided = DecidedRegistration {
-        registration_request_id: &c.request_id,
-        reference_merchant_id: &r.reference_merchant_id,
-        status,
-        reason: None,
-        reject_code: None,
+    let outgoing = if status == RegistrationStatus::Pending {
+        Vec::new()
+    } else {
+        let decided = DecidedRegistration {
+            registration_request_id: &c.request_id,
+            reference_merchant_id: &r.reference_merchant_id,
+            status,
+            reason: reason.as_deref(),
+            reject_code,
+        };
+        notifications_for(
+            &decided,
+            recipients(code, r.registration_notify_url.as_deref()),
+            policy,
+        )
     };
-    // Decided at intake (auto mode): Alipay+ has its answer already; the
-    // merchant may be told, in the same transaction.
-    let outgoing = notifications_for(
-        &decided,
-        recipients(code, r.registration_notify_url.as_deref()),
-        policy,
-    );
-    if outgoing.is_empty() {
+    let rule = triaged.rule.clone();
+    if outgoing.is_empty() && triaged.hits.is_empty() {
+        // The common case: one statement, no transaction around it.
         return Ok((
             requests::insert_accepted(conn, &binding, &registration)?,
             answer,
+            rule,
         ));
     }
     let mut accepted = Accepted::IdTaken;
@@ -174,20 +206,27 @@ fn accept(
         let Accepted::Stored(id) = accepted else {
             return Err(DieselError::RollbackTransaction);
         };
+        if !triaged.hits.is_empty() {
+            screening::insert_hits(conn, id, status, &triaged.hits, &triaged.dismissals)?;
+        }
         notifications::insert_outgoing(conn, id, &c.request_id, &outgoing)
     });
     match committed {
-        Ok(_) | Err(DieselError::RollbackTransaction) => Ok((accepted, answer)),
+        Ok(_) | Err(DieselError::RollbackTransaction) => Ok((accepted, answer, rule)),
         Err(e) => Err(e.into()),
     }
 }
 
-/// An admitted request is an update when one of its keys has a
-/// registration in force; otherwise it registers a new merchant.
-fn is_update(evidence: &[Evidence]) -> bool {
-    evidence
-        .iter()
-        .any(|e| matches!(e, Evidence::InForce { .. }))
+/// The body of the request whose approval is in force for one of the
+/// keys, when there is one: the request is an update of it.
+fn in_force_body(evidence: &[Evidence]) -> Option<Value> {
+    evidence.iter().find_map(|e| match e {
+        // A stored body that no longer parses still makes this an update.
+        Evidence::InForce { raw_request, .. } => {
+            Some(serde_json::from_str(raw_request).unwrap_or(Value::Null))
+        }
+        Evidence::Pending { .. } => None,
+    })
 }
 
 /// A bound id answers with what it was bound to. A body that differs from

@@ -5,3 +5,4 @@
 
 pub mod decision;
 pub mod intake;
+pub mod triage;

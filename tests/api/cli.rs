@@ -135,8 +135,16 @@ fn misconfiguration_stops_the_start_with_the_setting_named() {
         "MPP_NOTIFY_RETRY_GAPS",
     );
     serve_fails_naming(
-        &[("MPP_MERCHANT_NOTIFY_RETRY_GAPS", "1d".into())],
+        &[("MPP_MERCHANT_NOTIFY_RETRY_GAPS", "1w".into())],
         "MPP_MERCHANT_NOTIFY_RETRY_GAPS",
+    );
+    serve_fails_naming(
+        &[("MPP_SCREENING_THRESHOLD", "1.5".into())],
+        "MPP_SCREENING_THRESHOLD",
+    );
+    serve_fails_naming(
+        &[("MPP_RULES_FILE", "/nonexistent/rules.toml".into())],
+        "MPP_RULES_FILE",
     );
     serve_fails_naming(
         &[("MPP_APPROVAL_MODE", "sometimes".into())],

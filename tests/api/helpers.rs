@@ -256,6 +256,8 @@ pub fn test_settings() -> Settings {
         signer: Arc::new(read_signer(&fixture_path("keys/mpp_private_key.pem"), "1").unwrap()),
         alipay_keys: Arc::new(ring),
         approval_mode: ApprovalMode::Manual,
+        rules_file: None,
+        screening_threshold: 0.9,
         max_body_bytes: 64 * 1024,
         signature_reuse: Duration::from_millis(50),
         request_time_window: None,

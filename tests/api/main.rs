@@ -24,6 +24,7 @@ mod security;
 mod sso;
 mod stubs;
 mod transport;
+mod triage;
 mod two_factor;
 mod upgrade;
 mod walkthrough;

@@ -55,5 +55,37 @@ fn request_work(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, signatures, request_work);
+/// Screening one registration against 10,000 names, and routing it by 50 rules.
+fn triage(c: &mut Criterion) {
+    use mpp_registrar::domain::ApprovalMode;
+    use mpp_registrar::domain::screening::{List, ListKind, Lists};
+    use mpp_registrar::simulate::{policy, register::sample_registration};
+    use mpp_registrar::workflow::triage::route;
+
+    let entries = policy::names(10_000)
+        .into_iter()
+        .filter_map(|n| ListKind::Names.key(&n).map(|k| (n, k)));
+    let lists = Lists {
+        lists: vec![List::new("bench".into(), ListKind::Names, 1, entries)],
+    };
+    let rules = mpp_registrar::domain::rules::parse("rules.toml", &policy::rules(50)).unwrap();
+    let body = sample_registration("BENCH", 7);
+    let r = validate(&RegistrationRequest::from_value(&body).unwrap()).unwrap();
+    // A name one edit from an entry: the filter must find and score it.
+    let mut near = r.subject.clone();
+    near.names[0].1 = format!("{}x", policy::names(10_000)[4321]);
+    assert_eq!(lists.screen(&near, 0.9).len(), 1);
+    c.bench_function("screen one registration, 10,000 names", |b| {
+        b.iter(|| lists.screen(&r.subject, 0.9))
+    });
+    c.bench_function("screen a near match, 10,000 names", |b| {
+        b.iter(|| lists.screen(&near, 0.9))
+    });
+    let none = std::collections::BTreeSet::new();
+    c.bench_function("route by 50 rules", |b| {
+        b.iter(|| route(Some(&rules), ApprovalMode::Manual, &r, None, &none))
+    });
+}
+
+criterion_group!(benches, signatures, request_work, triage);
 criterion_main!(benches);
