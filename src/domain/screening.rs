@@ -111,6 +111,43 @@ pub fn similarity_of_keys(a: &str, b: &str) -> f64 {
     strsim::normalized_levenshtein(a, b)
 }
 
+/// The edit distance of `a` and `b` when it is at most `limit`, else
+/// `None`: only the band of `limit` cells either side of the diagonal is
+/// filled, and the work stops as soon as a whole row exceeds the limit.
+/// Equal to the full Levenshtein distance whenever it returns a number.
+fn edits_within(a: &[char], b: &[char], limit: usize, row: &mut Vec<usize>) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let over = limit + 1;
+    // row[j]: distance of the current prefix of `a` and b[..j].
+    row.clear();
+    row.extend((0..=b.len()).map(|j| j.min(over)));
+    for (i, &ca) in a.iter().enumerate() {
+        let i = i + 1;
+        let from = i.saturating_sub(limit).max(1);
+        let to = (i + limit).min(b.len());
+        let mut diagonal = row[from - 1];
+        row[from - 1] = if from == 1 { i.min(over) } else { over };
+        let mut best = row[from - 1];
+        for j in from..=to {
+            let up = row[j];
+            let cost = usize::from(ca != b[j - 1]);
+            let value = (diagonal + cost).min(up + 1).min(row[j - 1] + 1).min(over);
+            diagonal = up;
+            row[j] = value;
+            best = best.min(value);
+        }
+        if to < b.len() {
+            row[to + 1] = over;
+        }
+        if best > limit {
+            return None;
+        }
+    }
+    Some(row[b.len()]).filter(|&d| d <= limit)
+}
+
 /// A registration number as compared: ASCII letters and digits only, upper
 /// case; `None` when fewer than three remain (too short to mean anything).
 pub fn registration_number_key(number: &str) -> Option<String> {
@@ -208,8 +245,8 @@ const MAX_HITS_PER_FIELD: usize = 20;
 
 struct Entry {
     text: String,
-    key: String,
-    key_chars: usize,
+    /// The key's characters (names lists only).
+    chars: Vec<char>,
 }
 
 /// One version of one list, indexed for matching.
@@ -221,7 +258,7 @@ pub struct List {
     /// Entry indexes by key, for exact matches.
     exact: HashMap<String, Vec<u32>>,
     /// Names only: entry indexes by each character pair of their keys (an
-    /// entry once per pair), to find the few entries close to a name.
+    /// entry once per pair, in order), to find the few entries close to a name.
     pairs: HashMap<(char, char), Vec<u32>>,
     /// Names only: entry indexes by key length, for keys too short for pairs to filter.
     by_length: BTreeMap<usize, Vec<u32>>,
@@ -259,8 +296,11 @@ impl List {
             }
             list.entries.push(Entry {
                 text,
-                key_chars: key.chars().count(),
-                key,
+                chars: if kind == ListKind::Names {
+                    key.chars().collect()
+                } else {
+                    Vec::new()
+                },
             });
         }
         list
@@ -288,43 +328,57 @@ impl List {
     ///
     /// Similarity `t` allows at most `d = (1 - t) * longer` edits, so an
     /// entry's length lies within `[q * t, q / t]` of the name's `q`, and
-    /// at least `q - 1 - 2d` of the name's character pairs occur in it (an
-    /// edit destroys at most two pairs): only entries sharing that many
-    /// pairs are compared at all.
+    /// at least `q - 1 - 2d` of the name's `q - 1` character pair positions
+    /// occur in it (an edit destroys at most two). So it holds one of any
+    /// `2d + 1` of those pairs: only the entries holding one of the `2d + 1`
+    /// rarest are compared at all (the q-gram lemma with prefix filtering).
     fn close_names(&self, key: &str, threshold: f64) -> Vec<(&Entry, f64)> {
         let chars: Vec<char> = key.chars().collect();
         let q = chars.len();
         if q <= 3 || threshold >= 1.0 {
             return self.exact(key).map(|e| (e, 1.0)).collect();
         }
-        let lo = (q as f64 * threshold).ceil() as usize;
-        let hi = (q as f64 / threshold).floor() as usize;
-        let most_edits = ((1.0 - threshold) * hi as f64).floor() as isize;
+        // The bounds are widened by a hair: 4 / 0.8 is 4.999... in floating point.
+        const HAIR: f64 = 1e-9;
+        let lo = (q as f64 * threshold - HAIR).ceil() as usize;
+        let hi = (q as f64 / threshold + HAIR).floor() as usize;
+        let most_edits = ((1.0 - threshold) * hi as f64 + HAIR).floor() as isize;
         let needed = q as isize - 1 - 2 * most_edits;
         let candidates: Vec<u32> = if needed >= 1 {
-            let mut shared: HashMap<u32, isize> = HashMap::new();
-            for w in chars.windows(2) {
-                for &i in self.pairs.get(&(w[0], w[1])).into_iter().flatten() {
-                    *shared.entry(i).or_default() += 1;
-                }
-            }
-            shared
-                .into_iter()
-                .filter(|&(_, n)| n >= needed)
-                .map(|(i, _)| i)
-                .collect()
+            // An entry holding `needed` of the name's pair positions holds
+            // one of any `positions - needed + 1` of them: take the rarest.
+            let mut postings: Vec<&[u32]> = chars
+                .windows(2)
+                .map(|w| self.pairs.get(&(w[0], w[1])).map_or(&[][..], Vec::as_slice))
+                .collect();
+            postings.sort_unstable_by_key(|p| p.len());
+            let take = postings.len() + 1 - needed as usize;
+            let mut ids: Vec<u32> = postings[..take]
+                .iter()
+                .flat_map(|p| p.iter().copied())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
         } else {
             self.by_length
                 .range(lo..=hi)
                 .flat_map(|(_, ids)| ids.iter().copied())
                 .collect()
         };
+        let mut row = Vec::new();
         let mut close: Vec<(&Entry, f64)> = candidates
             .into_iter()
             .map(|i| &self.entries[i as usize])
-            .filter(|e| (lo..=hi).contains(&e.key_chars))
-            .map(|e| (e, similarity_of_keys(key, &e.key)))
-            .filter(|&(_, score)| score >= threshold)
+            // Keys of three characters or fewer match only exactly (see similarity_of_keys).
+            .filter(|e| e.chars.len() > 3 && (lo..=hi).contains(&e.chars.len()))
+            .filter_map(|e| {
+                let longer = q.max(e.chars.len());
+                let limit = ((1.0 - threshold) * longer as f64 + HAIR).floor() as usize;
+                let edits = edits_within(&chars, &e.chars, limit, &mut row)?;
+                let score = 1.0 - edits as f64 / longer as f64;
+                (score >= threshold).then_some((e, score))
+            })
             .collect();
         close.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.text.cmp(&b.0.text)));
         close
@@ -514,6 +568,54 @@ mod tests {
                     .map(|e| e.to_string())
                     .collect();
                 assert_eq!(found, expected, "{query} at {threshold}");
+            }
+        }
+    }
+
+    #[test]
+    fn on_random_names_the_filter_finds_exactly_what_comparing_all_finds() {
+        let mut state: u64 = 42;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let word = |next: &mut dyn FnMut(u64) -> u64| -> String {
+            let len = 4 + next(12);
+            (0..len)
+                .map(|_| b"abcde fg"[next(8) as usize] as char)
+                .collect()
+        };
+        let entries: Vec<String> = (0..800).map(|_| word(&mut next)).collect();
+        let keys: Vec<String> = entries.iter().map(|e| name_key(e)).collect();
+        let queries: Vec<String> = (0..100).map(|_| word(&mut next)).collect();
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let lists = names_list(&refs);
+        for threshold in [0.7, 0.8, 0.9] {
+            for query in &queries {
+                let hits = lists.screen(&subject(query), threshold);
+                for h in &hits {
+                    let full = name_similarity(query, &h.entry);
+                    assert!((h.score - full).abs() < 1e-12, "{query:?} {h:?} {full}");
+                }
+                let found: HashSet<String> = hits.into_iter().map(|h| h.entry).collect();
+                let query_key = name_key(query);
+                let mut expected: Vec<String> = entries
+                    .iter()
+                    .zip(&keys)
+                    .filter(|(_, k)| similarity_of_keys(&query_key, k) >= threshold)
+                    .map(|(e, _)| e.clone())
+                    .collect();
+                expected.sort();
+                expected.dedup();
+                // At most MAX_HITS_PER_FIELD are kept, the closest first.
+                if expected.len() <= MAX_HITS_PER_FIELD {
+                    let expected: HashSet<String> = expected.into_iter().collect();
+                    assert_eq!(found, expected, "{query:?} at {threshold}");
+                } else {
+                    assert_eq!(found.len(), MAX_HITS_PER_FIELD);
+                }
             }
         }
     }
