@@ -18,5 +18,4 @@ BEGIN
     RETURN NULL;
 END
 $$;
-DROP INDEX registrations_by_triage_rule;
 ALTER TABLE registrations DROP COLUMN rules_version, DROP COLUMN triage_action, DROP COLUMN triage_rule;

@@ -3,7 +3,8 @@
 //! Limited, Co., LLC, Pte, 有限公司, ...) do not matter, and registration
 //! numbers compared after normalisation.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 use unicode_normalization::UnicodeNormalization as _;
 use unicode_normalization::char::is_combining_mark;
@@ -247,6 +248,24 @@ struct Entry {
     text: String,
     /// The key's characters (names lists only).
     chars: Vec<char>,
+    /// Which characters the key holds (see `char_bit`).
+    mask: u64,
+}
+
+/// A character's bit in a key's character mask. Characters outside a-z,
+/// 0-9 and space share bits: a mask may claim a character a key lacks,
+/// never the other way round.
+fn char_bit(c: char) -> u32 {
+    match c {
+        'a'..='z' => c as u32 - 'a' as u32,
+        '0'..='9' => 26 + c as u32 - '0' as u32,
+        ' ' => 36,
+        _ => 37 + c as u32 % 27,
+    }
+}
+
+fn char_mask(chars: &[char]) -> u64 {
+    chars.iter().fold(0, |m, &c| m | 1 << char_bit(c))
 }
 
 /// One version of one list, indexed for matching.
@@ -259,9 +278,7 @@ pub struct List {
     exact: HashMap<String, Vec<u32>>,
     /// Names only: entry indexes by each character pair of their keys (an
     /// entry once per pair, in order), to find the few entries close to a name.
-    pairs: HashMap<(char, char), Vec<u32>>,
-    /// Names only: entry indexes by key length, for keys too short for pairs to filter.
-    by_length: BTreeMap<usize, Vec<u32>>,
+    pairs: HashMap<u64, Vec<u32>, BuildHasherDefault<PairHasher>>,
 }
 
 impl List {
@@ -272,38 +289,46 @@ impl List {
         version: i32,
         entries: impl IntoIterator<Item = (String, String)>,
     ) -> List {
+        // Entries in order of key length (names lists): each pair's entries
+        // are then in that order too, and the entries of a length window are
+        // one slice of each, found by binary search.
+        let mut entries: Vec<(String, String)> = entries.into_iter().collect();
+        if kind == ListKind::Names {
+            entries.sort_by_key(|(_, key)| key.chars().count());
+        }
         let mut list = List {
             name,
             kind,
             version,
-            entries: Vec::new(),
+            entries: Vec::with_capacity(entries.len()),
             exact: HashMap::new(),
-            pairs: HashMap::new(),
-            by_length: BTreeMap::new(),
+            pairs: HashMap::default(),
         };
         for (text, key) in entries {
             let i = list.entries.len() as u32;
-            list.exact.entry(key.clone()).or_default().push(i);
-            if kind == ListKind::Names {
-                let chars: Vec<char> = key.chars().collect();
-                let mut seen = HashSet::new();
-                for w in chars.windows(2) {
-                    if seen.insert((w[0], w[1])) {
-                        list.pairs.entry((w[0], w[1])).or_default().push(i);
-                    }
+            let chars: Vec<char> = if kind == ListKind::Names {
+                key.chars().collect()
+            } else {
+                Vec::new()
+            };
+            let mut seen = HashSet::new();
+            for w in chars.windows(2) {
+                if seen.insert((w[0], w[1])) {
+                    list.pairs.entry(pair(w[0], w[1])).or_default().push(i);
                 }
-                list.by_length.entry(chars.len()).or_default().push(i);
             }
-            list.entries.push(Entry {
-                text,
-                chars: if kind == ListKind::Names {
-                    key.chars().collect()
-                } else {
-                    Vec::new()
-                },
-            });
+            list.exact.entry(key).or_default().push(i);
+            let mask = char_mask(&chars);
+            list.entries.push(Entry { text, chars, mask });
         }
         list
+    }
+
+    /// The ids of the names entries whose keys are `lo` to `hi` characters long.
+    fn ids_of_lengths(&self, lo: usize, hi: usize) -> std::ops::Range<u32> {
+        let first = self.entries.partition_point(|e| e.chars.len() < lo);
+        let end = self.entries.partition_point(|e| e.chars.len() <= hi);
+        first as u32..end.max(first) as u32
     }
 
     pub fn len(&self) -> usize {
@@ -344,12 +369,25 @@ impl List {
         let hi = (q as f64 / threshold + HAIR).floor() as usize;
         let most_edits = ((1.0 - threshold) * hi as f64 + HAIR).floor() as isize;
         let needed = q as isize - 1 - 2 * most_edits;
+        // Keys of three characters or fewer match only exactly (see similarity_of_keys).
+        let window = self.ids_of_lengths(lo.max(4), hi);
+        let in_window = |posting: &[u32]| -> std::ops::Range<usize> {
+            posting.partition_point(|&i| i < window.start)
+                ..posting.partition_point(|&i| i < window.end)
+        };
         let candidates: Vec<u32> = if needed >= 1 {
             // An entry holding `needed` of the name's pair positions holds
-            // one of any `positions - needed + 1` of them: take the rarest.
+            // one of any `positions - needed + 1` of them: take the rarest
+            // within the length window.
             let mut postings: Vec<&[u32]> = chars
                 .windows(2)
-                .map(|w| self.pairs.get(&(w[0], w[1])).map_or(&[][..], Vec::as_slice))
+                .map(|w| {
+                    let posting = self
+                        .pairs
+                        .get(&pair(w[0], w[1]))
+                        .map_or(&[][..], Vec::as_slice);
+                    &posting[in_window(posting)]
+                })
                 .collect();
             postings.sort_unstable_by_key(|p| p.len());
             let take = postings.len() + 1 - needed as usize;
@@ -361,20 +399,31 @@ impl List {
             ids.dedup();
             ids
         } else {
-            self.by_length
-                .range(lo..=hi)
-                .flat_map(|(_, ids)| ids.iter().copied())
-                .collect()
+            window.collect()
         };
+        // Each occurrence of a character the entry lacks costs an edit: a
+        // count from the masks rules most candidates out before the distance.
+        let mut occurrences = [0usize; 64];
+        for &c in &chars {
+            occurrences[char_bit(c) as usize] += 1;
+        }
+        let mask = char_mask(&chars);
         let mut row = Vec::new();
         let mut close: Vec<(&Entry, f64)> = candidates
             .into_iter()
             .map(|i| &self.entries[i as usize])
-            // Keys of three characters or fewer match only exactly (see similarity_of_keys).
-            .filter(|e| e.chars.len() > 3 && (lo..=hi).contains(&e.chars.len()))
             .filter_map(|e| {
                 let longer = q.max(e.chars.len());
                 let limit = ((1.0 - threshold) * longer as f64 + HAIR).floor() as usize;
+                let mut lacking = mask & !e.mask;
+                let mut missing = 0;
+                while lacking != 0 && missing <= limit {
+                    missing += occurrences[lacking.trailing_zeros() as usize];
+                    lacking &= lacking - 1;
+                }
+                if missing > limit {
+                    return None;
+                }
                 let edits = edits_within(&chars, &e.chars, limit, &mut row)?;
                 let score = 1.0 - edits as f64 / longer as f64;
                 (score >= threshold).then_some((e, score))
@@ -384,46 +433,85 @@ impl List {
         close
     }
 
-    fn screen(&self, subject: &Subject, threshold: f64, hits: &mut Vec<Hit>) {
-        let mut add = |field: &str, value: &str, found: Vec<(&Entry, f64)>| {
-            hits.extend(
-                found
-                    .into_iter()
-                    .take(MAX_HITS_PER_FIELD)
-                    .map(|(e, score)| Hit {
-                        list: self.name.clone(),
-                        version: self.version,
-                        entry: e.text.clone(),
-                        field: field.to_owned(),
-                        value: value.to_owned(),
-                        score,
-                    }),
-            );
+    fn screen(&self, subject: &Keyed<'_>, threshold: f64, hits: &mut Vec<Hit>) {
+        let mut add = |field: &str, value: &str, found: &[(&Entry, f64)]| {
+            hits.extend(found.iter().take(MAX_HITS_PER_FIELD).map(|(e, score)| Hit {
+                list: self.name.clone(),
+                version: self.version,
+                entry: e.text.clone(),
+                field: field.to_owned(),
+                value: value.to_owned(),
+                score: *score,
+            }));
         };
         match self.kind {
             ListKind::Names => {
-                for (field, value) in &subject.names {
-                    let key = name_key(value);
-                    if !key.is_empty() {
-                        add(field, value, self.close_names(&key, threshold));
+                // Names often share a key (a legal name and its display name):
+                // each key is looked up once.
+                let mut done: Vec<(&str, Vec<(&Entry, f64)>)> = Vec::new();
+                for (field, value, key) in &subject.names {
+                    if key.is_empty() {
+                        continue;
+                    }
+                    if !done.iter().any(|(k, _)| k == key) {
+                        done.push((key, self.close_names(key, threshold)));
+                    }
+                    if let Some((_, found)) = done.iter().find(|(k, _)| k == key) {
+                        add(field, value, found);
                     }
                 }
             }
             ListKind::RegistrationNumbers => {
-                if let Some((field, value)) = &subject.registration_number
+                if let Some((field, value)) = &subject.subject.registration_number
                     && let Some(key) = registration_number_key(value)
                 {
-                    add(field, value, self.exact(&key).map(|e| (e, 1.0)).collect());
+                    let found: Vec<_> = self.exact(&key).map(|e| (e, 1.0)).collect();
+                    add(field, value, &found);
                 }
             }
             ListKind::Domains => {
-                for (field, value) in &subject.urls {
+                for (field, value) in &subject.subject.urls {
                     if let Some(key) = registrable_domain(value) {
-                        add(field, value, self.exact(&key).map(|e| (e, 1.0)).collect());
+                        let found: Vec<_> = self.exact(&key).map(|e| (e, 1.0)).collect();
+                        add(field, value, &found);
                     }
                 }
             }
         }
+    }
+}
+
+/// A subject with its names' keys made once for every list.
+struct Keyed<'a> {
+    subject: &'a Subject,
+    names: Vec<(&'a str, &'a str, String)>,
+}
+
+/// A character pair as one number, the key of the pair index.
+fn pair(a: char, b: char) -> u64 {
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+/// The pair index's hasher: its keys are two small numbers, so one
+/// multiply spreads them well, where SipHash spends most of a lookup's time.
+/// Nothing an outsider sends can grow a list's index: lists are the
+/// operator's.
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl std::hash::Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -437,8 +525,19 @@ impl Lists {
     /// Every hit of `subject` on every list; names hit at `threshold` or above.
     pub fn screen(&self, subject: &Subject, threshold: f64) -> Vec<Hit> {
         let mut hits = Vec::new();
+        if self.lists.is_empty() {
+            return hits;
+        }
+        let keyed = Keyed {
+            subject,
+            names: subject
+                .names
+                .iter()
+                .map(|(field, value)| (field.as_str(), value.as_str(), name_key(value)))
+                .collect(),
+        };
         for list in &self.lists {
-            list.screen(subject, threshold, &mut hits);
+            list.screen(&keyed, threshold, &mut hits);
         }
         hits
     }

@@ -18,7 +18,7 @@ use diesel::pg::PgConnection;
 use serde_json::Value;
 
 use crate::db::DbError;
-use crate::db::screening::{self, LIST_HIT_FLAG, hit_flag};
+use crate::db::screening::{self, hit_flag};
 use crate::domain::registration::{Registration, validate};
 use crate::domain::review::{FOUR_EYES_FLAG, RejectCode, flag_name};
 use crate::domain::rules::{self, Action, Example, ExampleRequest, Facts, Policy, RulesError};
@@ -403,11 +403,6 @@ pub fn rule_of(decided_by: &str) -> Option<&str> {
     decided_by.strip_prefix(RULE_ACTOR_PREFIX)
 }
 
-/// Whether any live hit is among `hits` (those without a dismissal).
-pub fn has_live_hit(flags: &[String]) -> bool {
-    flags.iter().any(|f| flag_name(f) == LIST_HIT_FLAG)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +452,23 @@ expect = "four_eyes"
         assert!(err.problem.contains("example \"a shop\""), "{err}");
         assert!(err.problem.contains("expects approve"), "{err}");
         assert!(err.line > 1);
+    }
+
+    #[test]
+    fn an_example_may_give_its_whole_request_as_json() {
+        let text = format!(
+            "{POLICY}\n[[example]]\nname = \"inline\"\nrequest = '''{SAMPLE_REQUEST}'''\nexpect = \"approve\"\n"
+        );
+        let policy = rules::parse("rules.toml", &text).unwrap();
+        check_examples("rules.toml", &policy).unwrap();
+        let broken = text.replace("\"merchantMCC\": \"5812\"", "\"merchantMCC\": 5812");
+        let policy = rules::parse("rules.toml", &broken).unwrap();
+        let err = check_examples("rules.toml", &policy).unwrap_err();
+        assert!(
+            err.problem
+                .contains("example \"inline\": request is not a registration"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ async fn anonymous_visitors_are_sent_to_sign_in_everywhere() {
         "/admin/export.csv",
         "/admin/audit/export.csv",
         "/admin/account",
+        "/admin/rules",
         "/admin/nothing/here",
     ] {
         let page = client.get(path).await;
@@ -38,6 +39,7 @@ async fn anonymous_visitors_are_sent_to_sign_in_everywhere() {
         &format!("/admin/registrations/{id}/claim"),
         &format!("/admin/registrations/{id}/proposal"),
         &format!("/admin/registrations/{id}/notes"),
+        &format!("/admin/registrations/{id}/hits/1/dismiss"),
         "/admin/review-next",
         "/admin/logout",
         "/admin/users/x/disable",
