@@ -14,6 +14,7 @@ use crate::db::{self, screening};
 use crate::domain::ApprovalMode;
 use crate::domain::changes::content_changes;
 use crate::domain::registration::{Registration, flag_invisible_characters, validate};
+use crate::domain::rules::ActionKind;
 use crate::domain::screening::{List, ListKind, Lists, Subject};
 use crate::domain::status::RegistrationStatus;
 use crate::protocol::registration::RegistrationRequest;
@@ -263,8 +264,8 @@ pub fn test_rules(file: &Path, since: &str, database: &DatabaseArgs) -> anyhow::
         policy.examples.len()
     );
     // rule -> action -> count; "" for registrations no rule decides.
-    let mut counts: BTreeMap<String, BTreeMap<&'static str, usize>> = BTreeMap::new();
-    let mut disagreements: Vec<(String, String, &'static str, RegistrationStatus)> = Vec::new();
+    let mut counts: BTreeMap<String, BTreeMap<ActionKind, usize>> = BTreeMap::new();
+    let mut disagreements: Vec<(String, String, ActionKind, RegistrationStatus)> = Vec::new();
     let (mut total, mut unreadable, mut after) = (0usize, 0usize, 0i64);
     with_database(database, |conn| {
         loop {
@@ -290,7 +291,7 @@ pub fn test_rules(file: &Path, since: &str, database: &DatabaseArgs) -> anyhow::
                     *counts
                         .entry(String::new())
                         .or_default()
-                        .entry("review")
+                        .entry(ActionKind::Review)
                         .or_default() += 1;
                     continue;
                 };
@@ -304,9 +305,9 @@ pub fn test_rules(file: &Path, since: &str, database: &DatabaseArgs) -> anyhow::
                     continue;
                 };
                 let disagrees = match decision.action {
-                    "approve" => human != RegistrationStatus::Approved,
-                    "reject" => human == RegistrationStatus::Approved,
-                    _ => false,
+                    ActionKind::Approve => human != RegistrationStatus::Approved,
+                    ActionKind::Reject => human == RegistrationStatus::Approved,
+                    ActionKind::Review | ActionKind::FourEyes => false,
                 };
                 if disagrees {
                     disagreements.push((
@@ -339,7 +340,7 @@ pub fn test_rules(file: &Path, since: &str, database: &DatabaseArgs) -> anyhow::
     ids.push(&none);
     for id in ids {
         let c = counts.get(id.as_str());
-        let n = |a: &str| c.and_then(|c| c.get(a)).copied().unwrap_or(0);
+        let n = |a: ActionKind| c.and_then(|c| c.get(&a)).copied().unwrap_or(0);
         let label = if id.is_empty() {
             "(no rule: a person reviews)"
         } else {
@@ -347,16 +348,16 @@ pub fn test_rules(file: &Path, since: &str, database: &DatabaseArgs) -> anyhow::
         };
         println!(
             "{label:<32} {:>8} {:>8} {:>8} {:>10}",
-            n("approve"),
-            n("reject"),
-            n("review"),
-            n("four_eyes")
+            n(ActionKind::Approve),
+            n(ActionKind::Reject),
+            n(ActionKind::Review),
+            n(ActionKind::FourEyes)
         );
     }
     println!();
     let approved_rejections = disagreements
         .iter()
-        .filter(|d| d.2 == "approve" && d.3 == RegistrationStatus::Rejected)
+        .filter(|d| d.2 == ActionKind::Approve && d.3 == RegistrationStatus::Rejected)
         .count();
     if disagreements.is_empty() {
         println!("no disagreements with what people decided");
@@ -368,7 +369,8 @@ pub fn test_rules(file: &Path, since: &str, database: &DatabaseArgs) -> anyhow::
         );
         for (request_id, rule, action, human) in &disagreements {
             println!(
-                "{request_id:<40} {rule:<32} {action:<14} {}",
+                "{request_id:<40} {rule:<32} {:<14} {}",
+                action.as_str(),
                 human.as_str()
             );
         }

@@ -20,6 +20,7 @@ use crate::db::{console, screening};
 use crate::domain::changes::content_changes;
 use crate::domain::notification::{NotificationState, Target};
 use crate::domain::review::{FourEyes, RejectCode};
+use crate::domain::rules::ActionKind;
 use crate::domain::status::RegistrationStatus;
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,21 +249,22 @@ struct Loaded {
 fn triage_text(row: &RegistrationRow) -> Option<String> {
     let version = row.rules_version.as_deref()?;
     let short = version.get(..12).unwrap_or(version);
-    Some(
-        match (row.triage_rule.as_deref(), row.triage_action.as_deref()) {
-            (Some(rule), Some("approve")) => {
-                format!("Approved by rule {rule}, rules version {short}…")
-            }
-            (Some(rule), Some("reject")) => {
-                format!("Rejected by rule {rule}, rules version {short}…")
-            }
-            (Some(rule), Some("four_eyes")) => {
-                format!("Sent to review with four eyes by rule {rule}, rules version {short}…")
-            }
-            (Some(rule), _) => format!("Sent to review by rule {rule}, rules version {short}…"),
-            (None, _) => format!("No rule decided: review by a person (rules version {short}…)"),
-        },
-    )
+    let action = row.triage_action.as_deref().and_then(ActionKind::parse);
+    Some(match (row.triage_rule.as_deref(), action) {
+        (Some(rule), Some(ActionKind::Approve)) => {
+            format!("Approved by rule {rule}, rules version {short}…")
+        }
+        (Some(rule), Some(ActionKind::Reject)) => {
+            format!("Rejected by rule {rule}, rules version {short}…")
+        }
+        (Some(rule), Some(ActionKind::FourEyes)) => {
+            format!("Sent to review with four eyes by rule {rule}, rules version {short}…")
+        }
+        (Some(rule), Some(ActionKind::Review) | None) => {
+            format!("Sent to review by rule {rule}, rules version {short}…")
+        }
+        (None, _) => format!("No rule decided: review by a person (rules version {short}…)"),
+    })
 }
 
 fn hit_item(h: screening::HitRow) -> HitItem {

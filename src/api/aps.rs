@@ -24,7 +24,13 @@ pub async fn entry(
     payload: web::Payload,
     ctx: web::Data<ApsContext>,
 ) -> HttpResponse {
-    let span = tracing::info_span!("aps", registration_request_id = Empty, result_code = Empty);
+    let span = tracing::info_span!(
+        "aps",
+        registration_request_id = Empty,
+        result_code = Empty,
+        triage_rule = Empty,
+        triage_action = Empty
+    );
     async move {
         let started = Instant::now();
         // No answer may be dated before this (see AnswerSigner).

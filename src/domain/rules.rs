@@ -50,13 +50,45 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Action::Approve => "approve",
-            Action::Reject { .. } => "reject",
-            Action::Review => "review",
-            Action::FourEyes => "four_eyes",
+            Action::Approve => ActionKind::Approve,
+            Action::Reject { .. } => ActionKind::Reject,
+            Action::Review => ActionKind::Review,
+            Action::FourEyes => ActionKind::FourEyes,
         }
+    }
+}
+
+/// Which action, without its details: what is counted, stored and compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ActionKind {
+    Approve,
+    Reject,
+    Review,
+    FourEyes,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 4] = [
+        ActionKind::Approve,
+        ActionKind::Reject,
+        ActionKind::Review,
+        ActionKind::FourEyes,
+    ];
+
+    /// The name in rules files, `triage_action` and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Approve => "approve",
+            ActionKind::Reject => "reject",
+            ActionKind::Review => "review",
+            ActionKind::FourEyes => "four_eyes",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -137,8 +169,8 @@ pub struct Example {
     pub changed: Option<Vec<String>>,
     /// The lists it hits.
     pub list_hits: Vec<String>,
-    /// The action the rules must take: approve, reject, review or four_eyes.
-    pub expect: String,
+    /// The action the rules must take.
+    pub expect: ActionKind,
 }
 
 /// How an example gives its request.
@@ -180,8 +212,6 @@ struct RawExample {
     list_hits: Vec<String>,
     expect: String,
 }
-
-const ACTION_NAMES: &[&str] = &["approve", "reject", "review", "four_eyes"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,9 +307,9 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, RulesError> {
         let line = line_of(text, spanned.span().start);
         let e = spanned.into_inner();
         let bad = |problem: &str| refuse(line, format!("example {:?}: {problem}", e.name));
-        if !ACTION_NAMES.contains(&e.expect.as_str()) {
+        let Some(expect) = ActionKind::parse(&e.expect) else {
             return Err(bad("expect is one of approve, reject, review, four_eyes"));
-        }
+        };
         let request = match (e.request, e.set) {
             (Some(json), None) => ExampleRequest::Json(json),
             (None, set) => ExampleRequest::Set(
@@ -304,7 +334,7 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, RulesError> {
             request,
             changed: e.changed,
             list_hits: e.list_hits,
-            expect: e.expect,
+            expect,
         });
     }
     Ok(Policy {

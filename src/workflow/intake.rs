@@ -172,7 +172,7 @@ fn accept(
         search_text: r.search_text.clone(),
         is_update,
         triage_rule: triaged.rule.as_ref().map(|d| d.rule.clone()),
-        triage_action: triaged.rule.as_ref().map(|d| d.action.to_owned()),
+        triage_action: triaged.rule.as_ref().map(|d| d.action.as_str().to_owned()),
         rules_version: triaged.rules_version.clone(),
     };
     let outgoing = if status == RegistrationStatus::Pending {

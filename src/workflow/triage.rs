@@ -21,7 +21,9 @@ use crate::db::DbError;
 use crate::db::screening::{self, hit_flag};
 use crate::domain::registration::{Registration, validate};
 use crate::domain::review::{FOUR_EYES_FLAG, RejectCode, flag_name};
-use crate::domain::rules::{self, Action, Example, ExampleRequest, Facts, Policy, RulesError};
+use crate::domain::rules::{
+    self, Action, ActionKind, Example, ExampleRequest, Facts, Policy, RulesError,
+};
 use crate::domain::screening::{Hit, Lists};
 use crate::domain::{AUTO_REVIEWER, ApprovalMode};
 use crate::protocol::registration::RegistrationRequest;
@@ -47,7 +49,7 @@ pub enum Route {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleDecision {
     pub rule: String,
-    pub action: &'static str,
+    pub action: ActionKind,
 }
 
 /// Triage's verdict on one registration.
@@ -221,7 +223,7 @@ pub fn route(
     added_flags.extend(verdict.added_flags.iter().map(|f| format!("{f}: rule")));
     let rule = verdict.rule.as_ref().map(|id| RuleDecision {
         rule: id.clone(),
-        action: verdict.action.name(),
+        action: verdict.action.kind(),
     });
     let decided_by = verdict
         .rule
@@ -305,7 +307,10 @@ pub fn check_examples(file: &str, policy: &Policy) -> Result<(), RulesError> {
             example.changed.clone(),
             &live,
         );
-        let got = triaged.rule.as_ref().map_or("review", |d| d.action);
+        let got = triaged
+            .rule
+            .as_ref()
+            .map_or(ActionKind::Review, |d| d.action);
         if got != example.expect {
             let by = triaged
                 .rule
@@ -314,8 +319,9 @@ pub fn check_examples(file: &str, policy: &Policy) -> Result<(), RulesError> {
                     format!("by rule {}", d.rule)
                 });
             return Err(refuse(format!(
-                "the rules {got} it ({by}), the example expects {}",
-                example.expect
+                "the rules {} it ({by}), the example expects {}",
+                got.as_str(),
+                example.expect.as_str()
             )));
         }
     }

@@ -125,9 +125,7 @@ async fn rules_approve_and_reject_at_intake_stamped_with_their_version() {
     assert_eq!(
         trail,
         [
-            format!(
-                "alipay+ | registration.received | APPROVED | rule approve-low-risk: approve (rules version {version})"
-            ),
+            "alipay+ | registration.received | APPROVED | rule approve-low-risk: approve".to_owned(),
             format!(
                 "rule:approve-low-risk | registration.approved | APPROVED |  (rules version {version})"
             ),
