@@ -125,7 +125,8 @@ async fn rules_approve_and_reject_at_intake_stamped_with_their_version() {
     assert_eq!(
         trail,
         [
-            "alipay+ | registration.received | APPROVED | rule approve-low-risk: approve".to_owned(),
+            "alipay+ | registration.received | APPROVED | rule approve-low-risk: approve"
+                .to_owned(),
             format!(
                 "rule:approve-low-risk | registration.approved | APPROVED |  (rules version {version})"
             ),
