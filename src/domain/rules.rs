@@ -280,11 +280,7 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, RulesError> {
     let mut rules = Vec::with_capacity(raw.rule.len());
     for spanned in raw.rule {
         let line = line_of(text, spanned.span().start);
-        let source = text
-            .get(spanned.span())
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+        let source = table_source(text, spanned.span().start);
         let r = spanned.into_inner();
         let bad = |problem: String| refuse(line, format!("rule {:?}: {problem}", r.id));
         if r.id.trim().is_empty() || r.id.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -342,6 +338,27 @@ pub fn parse(file: &str, text: &str) -> Result<Policy, RulesError> {
         version: hex(&Sha256::digest(text.as_bytes())),
         examples,
     })
+}
+
+/// The text of the table whose header starts at `start`: up to the next
+/// table header, without the comments and blank lines before that header
+/// (they introduce the next table).
+fn table_source(text: &str, start: usize) -> String {
+    let rest = text.get(start..).unwrap_or_default();
+    let mut lines: Vec<&str> = Vec::new();
+    for (i, line) in rest.lines().enumerate() {
+        if i > 0 && line.trim_start().starts_with('[') {
+            break;
+        }
+        lines.push(line);
+    }
+    while lines
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        lines.pop();
+    }
+    lines.join("\n")
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -580,6 +597,16 @@ then = "four_eyes"
 
     fn policy() -> Policy {
         parse("rules.toml", POLICY).unwrap()
+    }
+
+    #[test]
+    fn each_rule_keeps_its_text_as_written() {
+        let policy = policy();
+        assert_eq!(
+            policy.rules[0].source,
+            "[[rule]]\nid = \"flag-hotels\"\nwhen = { mcc_in = [\"7011\"] }\nthen = { flag = \"hotel\" }"
+        );
+        assert!(policy.rules[3].source.ends_with("then = \"four_eyes\""));
     }
 
     #[test]

@@ -926,3 +926,106 @@ async fn a_compliance_reviewer_works_the_console_in_a_real_browser() {
         ["REJECTED|bob|REJECT_FOR_RISK"]
     );
 }
+
+#[tokio::test]
+async fn a_reviewer_reads_the_rules_and_marks_a_list_hit_not_a_match_in_a_real_browser() {
+    let Some((chromedriver, chromium)) = browser_programs() else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("browser-rules-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"approve-restaurants\"\nwhen = { mcc_in = [\"5811-5814\"], flags = \"none\" }\nthen = \"approve\"\n",
+    )
+    .unwrap();
+    let app = spawn_app_with(TestDb::new(), move |s| {
+        s.admin.mfa = mpp_registrar::domain::two_factor::Mfa::Off;
+        s.rules_file = Some(rules);
+    })
+    .await;
+    use mpp_registrar::domain::screening::ListKind;
+    let entry = "Example Tea House Co., Ltd.".to_owned();
+    let key = ListKind::Names.key(&entry).unwrap();
+    mpp_registrar::db::screening::replace(
+        &mut app.db.connect(),
+        "sanctions",
+        ListKind::Names,
+        &[(entry, key)],
+    )
+    .unwrap();
+    // The server reads a new list version within a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut body = online_request("REQ-HIT", "M-HIT");
+    body["merchantInfo"]["merchantDisplayName"] = json!("Corner Cafe");
+    let id = registered(&app, &body).await;
+    let password = "correct horse battery staple";
+    create_user(&app.db, "alice", password, "reviewer");
+
+    let browser = Driver::start(&chromedriver, &chromium).await;
+    browser.goto(&format!("{}/admin/login", app.address)).await;
+    let field = browser.field("Username").await;
+    browser.type_into(&field, "alice").await;
+    let field = browser.field("Password").await;
+    browser.type_into(&field, password).await;
+    browser.click_button("Sign in").await;
+    browser
+        .wait_for_text("//header", "Signed in as alice")
+        .await;
+
+    // The rules in force, from the menu.
+    let link = browser.find("//header//a[normalize-space()='Rules']").await;
+    browser.click(&link).await;
+    browser.wait_for_text("//h1", "Triage rules").await;
+    assert_eq!(
+        browser
+            .text("//tr[@id='rule-approve-restaurants']/td[1]")
+            .await,
+        "approve-restaurants"
+    );
+    assert!(
+        browser
+            .text("//tr[@id='rule-approve-restaurants']/td[2]")
+            .await
+            .contains("then = \"approve\"")
+    );
+    assert!(browser.text("//main").await.contains("sanctions"));
+    browser.screenshot("rules").await;
+
+    // The hit on the detail page, marked not a match with a note.
+    browser
+        .goto(&format!("{}/admin/registrations/{id}", app.address))
+        .await;
+    browser
+        .wait_for_text("//*[@id='list-hits']", "Example Tea House Co., Ltd.")
+        .await;
+    let note = browser.field("Note").await;
+    browser
+        .type_into(
+            &note,
+            "Another company: different registration number and directors.",
+        )
+        .await;
+    browser.click_button("Not a match").await;
+    browser
+        .wait_for_text("//*[@role='status']", "Marked not a match")
+        .await;
+    assert!(
+        browser
+            .text("//*[@id='list-hits']")
+            .await
+            .contains("Not a match (alice")
+    );
+    browser.screenshot("hit-dismissed").await;
+    browser.quit().await;
+    assert_eq!(
+        query_strings(
+            &mut app.db.connect(),
+            "SELECT dismissed_by AS v FROM ops.list_hits WHERE registration_request_id = 'REQ-HIT'"
+        ),
+        ["alice"]
+    );
+    app.stop().await;
+}
