@@ -240,6 +240,7 @@ pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Resul
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
 
     let mut sign_rate = None;
+    let mut insert_rate = None;
     if args.limits {
         let verifier = signer.verifier()?;
         let (sign, verify) = load::rsa_rates(&signer, &verifier, std::time::Duration::from_secs(3));
@@ -248,10 +249,14 @@ pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Resul
         if let Some(url) = &args.database_url {
             match limits::pg_insert_rate(url, args.concurrency, std::time::Duration::from_secs(10))
             {
-                Ok(rate) => println!(
-                    "limit: PostgreSQL durable insert {rate:.0}/s (pgbench, registrations row shape, {} clients)",
-                    args.concurrency
-                ),
+                Ok(rate) => {
+                    println!(
+                        "limit: PostgreSQL durable insert {rate:.0}/s (pgbench: rows of the registrations \
+                         table's shape with only its primary key and unique request id, {} clients)",
+                        args.concurrency
+                    );
+                    insert_rate = Some(rate);
+                }
                 Err(e) => println!("limit: PostgreSQL insert rate not measured: {e:#}"),
             }
         }
@@ -297,6 +302,12 @@ pub async fn simulate_load(args: &crate::cli::SimulateLoadArgs) -> anyhow::Resul
         println!(
             "ratio: {:.1} % of the all-core RSA sign rate",
             100.0 * report.throughput() / rate
+        );
+    }
+    if let (Mode::New, Some(rate)) = (args.mode, insert_rate) {
+        println!(
+            "ratio: {:.2} of PostgreSQL's durable insert rate",
+            report.throughput() / rate
         );
     }
     if let (Some(pid), Some((idle_rss, _))) = (args.server_pid, idle)

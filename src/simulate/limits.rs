@@ -1,6 +1,6 @@
 //! The machine's own limits, measured in the same run as a benchmark: RSA
-//! rates (see `load::rsa_rates`) and PostgreSQL's durable insert rate for the
-//! registrations row shape, with pgbench.
+//! rates (see `load::rsa_rates`) and PostgreSQL's durable insert rate for rows
+//! of the registrations table's shape, with pgbench.
 
 use std::io::Write as _;
 use std::process::Command;
@@ -12,14 +12,20 @@ use diesel::{Connection as _, PgConnection};
 
 const TABLE: &str = "bench_insert_rate";
 
-/// Durable single-row inserts per second into a copy of `registrations`
-/// (same columns, constraints and indexes; no triggers), by `clients`
-/// pgbench clients with prepared statements, over `window`.
+/// Durable single-row inserts per second into a table of `registrations`'
+/// columns with only its primary key and the unique request id (no other
+/// index, constraint or trigger): what PostgreSQL itself can insert on this
+/// machine. By `clients` pgbench clients with prepared statements, over
+/// `window`.
 pub fn pg_insert_rate(database_url: &str, clients: usize, window: Duration) -> anyhow::Result<f64> {
     let pgbench = crate::pgcluster::find_binary("pgbench").context("pgbench not found")?;
     let mut conn = PgConnection::establish(database_url).context("cannot connect for pgbench")?;
     conn.batch_execute(&format!(
-        "DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (LIKE registrations INCLUDING ALL)"
+        "DROP TABLE IF EXISTS {TABLE}; DROP SEQUENCE IF EXISTS {TABLE}_id;
+         CREATE SEQUENCE {TABLE}_id;
+         CREATE TABLE {TABLE} (LIKE registrations INCLUDING DEFAULTS);
+         ALTER TABLE {TABLE} ALTER COLUMN id SET DEFAULT nextval('{TABLE}_id'),
+             ADD PRIMARY KEY (id), ADD UNIQUE (registration_request_id);"
     ))?;
     let script = format!(
         "\\set n random(1, 2000000000)\n\
@@ -47,7 +53,9 @@ pub fn pg_insert_rate(database_url: &str, clients: usize, window: Duration) -> a
         .arg(database_url)
         .output()
         .context("cannot run pgbench")?;
-    let _ = conn.batch_execute(&format!("DROP TABLE IF EXISTS {TABLE}"));
+    let _ = conn.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {TABLE}; DROP SEQUENCE IF EXISTS {TABLE}_id"
+    ));
     let _ = std::fs::remove_file(&file.0);
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {

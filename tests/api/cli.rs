@@ -741,3 +741,24 @@ fn accounts_are_run_from_the_command_line_and_every_change_is_audited() {
         ]
     );
 }
+
+#[test]
+fn the_insert_rate_limit_is_measured_on_a_table_with_only_the_key_and_the_request_id() {
+    let db = TestDb::new();
+    let rate = mpp_registrar::simulate::limits::pg_insert_rate(&db.url, 2, Duration::from_secs(1))
+        .unwrap();
+    assert!(rate > 0.0, "{rate}");
+    // Nothing is left behind, and the registrations table was not touched.
+    let mut conn = db.connect();
+    assert_eq!(
+        query_count(
+            &mut conn,
+            "SELECT count(*) AS n FROM pg_class WHERE relname LIKE 'bench_insert_rate%'"
+        ),
+        0
+    );
+    assert_eq!(
+        query_count(&mut conn, "SELECT count(*) AS n FROM registrations"),
+        0
+    );
+}
