@@ -60,6 +60,14 @@ fn run(db: &TestDb, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `lists load` of `file` as list `name` of `kind`, with `extra` arguments.
+fn load_list(db: &TestDb, name: &str, kind: &str, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["lists", "load", "--name", name, "--kind", kind, "--file"];
+    args.push(file.to_str().unwrap());
+    args.extend_from_slice(extra);
+    run(db, &args)
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -267,19 +275,7 @@ async fn listed_parties_are_flagged_never_approved_by_rule_and_dismissals_hold_u
         "sanctions.txt",
         "# sanctioned parties\nEXAMPLE TEA-HOUSE Co., Ltd.\nSomeone Else\n",
     );
-    let out = run(
-        &app.db,
-        &[
-            "lists",
-            "load",
-            "--name",
-            "sanctions",
-            "--kind",
-            "names",
-            "--file",
-            names.to_str().unwrap(),
-        ],
-    );
+    let out = load_list(&app.db, "sanctions", "names", &names, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -371,19 +367,7 @@ async fn listed_parties_are_flagged_never_approved_by_rule_and_dismissals_hold_u
         "sanctions2.txt",
         "Example Tea House Limited\nSomeone Else\n",
     );
-    let out = run(
-        &app.db,
-        &[
-            "lists",
-            "load",
-            "--name",
-            "sanctions",
-            "--kind",
-            "names",
-            "--file",
-            changed.to_str().unwrap(),
-        ],
-    );
+    let out = load_list(&app.db, "sanctions", "names", &changed, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -426,18 +410,12 @@ async fn registration_numbers_and_domains_load_from_csv_and_hit() {
         "source,registration_number\nregistry,1234-5678\n",
     );
     assert!(
-        run(
+        load_list(
             &app.db,
-            &[
-                "lists",
-                "load",
-                "--name",
-                "deny-numbers",
-                "--kind",
-                "registration_numbers",
-                "--file",
-                numbers.to_str().unwrap()
-            ]
+            "deny-numbers",
+            "registration_numbers",
+            &numbers,
+            &[]
         )
         .status
         .success()
@@ -447,20 +425,12 @@ async fn registration_numbers_and_domains_load_from_csv_and_hit() {
         "domains.csv",
         "site\nhttps://www.EXAMPLE.com/anything\n",
     );
-    let out = run(
+    let out = load_list(
         &app.db,
-        &[
-            "lists",
-            "load",
-            "--name",
-            "bad-sites",
-            "--kind",
-            "domains",
-            "--file",
-            domains.to_str().unwrap(),
-            "--column",
-            "site",
-        ],
+        "bad-sites",
+        "domains",
+        &domains,
+        &["--column", "site"],
     );
     assert!(
         out.status.success(),
@@ -468,19 +438,7 @@ async fn registration_numbers_and_domains_load_from_csv_and_hit() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Without a column the header names, the file is refused.
-    let out = run(
-        &app.db,
-        &[
-            "lists",
-            "load",
-            "--name",
-            "x",
-            "--kind",
-            "domains",
-            "--file",
-            numbers.to_str().unwrap(),
-        ],
-    );
+    let out = load_list(&app.db, "x", "domains", &numbers, &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no column named"));
 
