@@ -45,35 +45,11 @@ async fn main() -> ExitCode {
                     database,
                 },
         } => {
-            return match tokio::task::spawn_blocking(move || {
-                triage_commands::test_rules(&file, &since, &database)
-            })
-            .await
-            {
-                Ok(Ok(code)) => ExitCode::from(code),
-                Ok(Err(e)) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            };
+            return exit_code_of(move || triage_commands::test_rules(&file, &since, &database))
+                .await;
         }
         Command::Psql { database, args } => {
-            return match tokio::task::spawn_blocking(move || commands::psql(&database, &args)).await
-            {
-                Ok(Ok(code)) => ExitCode::from(code),
-                Ok(Err(e)) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            };
+            return exit_code_of(move || commands::psql(&database, &args)).await;
         }
         Command::Notifications {
             command:
@@ -173,6 +149,22 @@ fn generate_keys(out: &std::path::Path) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// Runs a command that sets its own exit code on a blocking thread; an
+/// error is printed and exits 1.
+async fn exit_code_of(work: impl FnOnce() -> anyhow::Result<u8> + Send + 'static) -> ExitCode {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `mpp-registrar simulate policy`.

@@ -119,13 +119,21 @@ fn accept(
     evidence: &[Evidence],
     policy: &NotifyPolicy,
 ) -> Result<(Accepted, Answer, Option<RuleDecision>), DbError> {
-    let changed = in_force_body(evidence).map(|before| {
-        content_changes(&before, &c.body)
-            .into_iter()
-            .map(|change| change.path)
-            .collect()
-    });
-    let is_update = changed.is_some();
+    let is_update = in_force_body(evidence).is_some();
+    // Only rules look at what an update changes: without them, no diff.
+    let changed = match in_force_body(evidence) {
+        Some(raw) if c.triage.policy().is_some() => {
+            let before = serde_json::from_str(raw).unwrap_or(Value::Null);
+            Some(
+                content_changes(&before, &c.body)
+                    .into_iter()
+                    .map(|change| change.path)
+                    .collect(),
+            )
+        }
+        Some(_) => Some(Vec::new()),
+        None => None,
+    };
     let triaged = c.triage.triage(conn, r, changed)?;
     let (status, code, reason, reject_code) = match &triaged.route {
         Route::Review => (
@@ -217,14 +225,11 @@ fn accept(
     }
 }
 
-/// The body of the request whose approval is in force for one of the
-/// keys, when there is one: the request is an update of it.
-fn in_force_body(evidence: &[Evidence]) -> Option<Value> {
+/// The stored body of the request whose approval is in force for one of
+/// the keys, when there is one: the request is an update of it.
+fn in_force_body(evidence: &[Evidence]) -> Option<&str> {
     evidence.iter().find_map(|e| match e {
-        // A stored body that no longer parses still makes this an update.
-        Evidence::InForce { raw_request, .. } => {
-            Some(serde_json::from_str(raw_request).unwrap_or(Value::Null))
-        }
+        Evidence::InForce { raw_request, .. } => Some(raw_request.as_str()),
         Evidence::Pending { .. } => None,
     })
 }

@@ -163,7 +163,8 @@ impl Triage {
     }
 
     /// Screens `r` and routes it. `changed` is `None` for a new merchant,
-    /// else the field paths the update changes.
+    /// else the field paths the update changes (left empty when no rules
+    /// are in force: nothing reads them then).
     pub fn triage(
         &self,
         conn: &mut PgConnection,
