@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Double, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Int4, Nullable, Text, Timestamptz};
 
 use super::audit::{self, NewAuditEntry, action};
 use super::schema::{notification_attempts, notifications};
@@ -122,52 +122,66 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Records an attempt and, if it is still the latest claim of a pending row,
-/// applies its outcome. Returns whether the outcome was applied (false: the
-/// lease ran out and another worker owns the row now).
-pub fn finish_attempt(
-    conn: &mut PgConnection,
-    claimed: &Claimed,
-    record: &AttemptRecord,
-) -> QueryResult<bool> {
-    // One statement, so one round trip and one commit: the attempt row, and
-    // the outcome applied only if this is still the row's latest claim and the
-    // row is still pending. "Not finished" rather than `status = 'pending'`:
-    // the latter matches the partial due index, which the planner may then
-    // prefer to the primary key and scan whole, once per attempt, exactly when
-    // a backlog makes it large.
+/// An attempt to record: the claim it answers (notification and attempt
+/// number, the fencing token) and how it ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub id: i64,
+    pub attempt: i32,
+    pub record: AttemptRecord,
+}
+
+/// Records finished attempts and, for each that is still the latest claim of
+/// a pending row, applies its outcome. Returns the ids of the notifications
+/// whose outcome was applied (a missing id: its lease ran out and another
+/// worker owns the row now).
+pub fn finish_attempts(conn: &mut PgConnection, finished: &[Finished]) -> QueryResult<Vec<i64>> {
+    // One statement for a batch, so one round trip and one commit for every
+    // attempt that finished meanwhile: the attempt rows, and each outcome
+    // applied only if it is still the row's latest claim and the row is still
+    // pending. "Not finished" rather than `status = 'pending'`: the latter
+    // matches the partial due index, which the planner may then prefer to the
+    // primary key and scan whole, once per batch, exactly when a backlog makes
+    // it large.
     #[derive(QueryableByName)]
     struct Applied {
         #[diesel(sql_type = BigInt)]
-        applied: i64,
+        id: i64,
     }
-    let result: Applied = diesel::sql_query(
-        "WITH attempt AS (
+    let records = || finished.iter().map(|f| &f.record);
+    let applied: Vec<Applied> = diesel::sql_query(
+        "WITH finished AS (
+             SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[], $5::int[],
+                                  $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+                 AS f (id, attempt, started_at, duration_ms, http_status, result_code, error, outcome,
+                       state, next_attempt_at)),
+         attempt AS (
              INSERT INTO notification_attempts
                  (notification_id, attempt, started_at, duration_ms, http_status, result_code, error, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             SELECT id, attempt, started_at, duration_ms, http_status, result_code, error, outcome FROM finished
              ON CONFLICT DO NOTHING),
          outcome AS (
-             UPDATE notifications
-                SET status = $9, next_attempt_at = coalesce($10, now()), last_error = $7, last_result_code = $6,
-                    last_http_status = $5, delivered_at = CASE WHEN $11 THEN now() END
-              WHERE id = $1 AND attempts = $2 AND status NOT IN ('delivered', 'failed', 'dead')
-          RETURNING 1)
-         SELECT count(*) AS applied FROM outcome",
+             UPDATE notifications n
+                SET status = f.state, next_attempt_at = coalesce(f.next_attempt_at, now()),
+                    last_error = f.error, last_result_code = f.result_code, last_http_status = f.http_status,
+                    delivered_at = CASE WHEN f.state = 'delivered' THEN now() END
+               FROM finished f
+              WHERE n.id = f.id AND n.attempts = f.attempt AND n.status NOT IN ('delivered', 'failed', 'dead')
+          RETURNING n.id)
+         SELECT id FROM outcome",
     )
-    .bind::<BigInt, _>(claimed.id)
-    .bind::<Int4, _>(claimed.attempts)
-    .bind::<Timestamptz, _>(record.started_at)
-    .bind::<Int4, _>(record.duration_ms)
-    .bind::<Nullable<Int4>, _>(record.http_status)
-    .bind::<Nullable<Text>, _>(&record.result_code)
-    .bind::<Nullable<Text>, _>(&record.error)
-    .bind::<Text, _>(record.outcome)
-    .bind::<Text, _>(record.outcome.state())
-    .bind::<Nullable<Timestamptz>, _>(record.next_attempt_at)
-    .bind::<Bool, _>(record.outcome.state() == NotificationState::Delivered)
-    .get_result(conn)?;
-    Ok(result.applied == 1)
+    .bind::<Array<BigInt>, _>(finished.iter().map(|f| f.id).collect::<Vec<_>>())
+    .bind::<Array<Int4>, _>(finished.iter().map(|f| f.attempt).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(records().map(|r| r.started_at).collect::<Vec<_>>())
+    .bind::<Array<Int4>, _>(records().map(|r| r.duration_ms).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Int4>>, _>(records().map(|r| r.http_status).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(records().map(|r| r.result_code.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(records().map(|r| r.error.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(records().map(|r| r.outcome.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(records().map(|r| r.outcome.state().as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Timestamptz>>, _>(records().map(|r| r.next_attempt_at).collect::<Vec<_>>())
+    .load(conn)?;
+    Ok(applied.into_iter().map(|a| a.id).collect())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

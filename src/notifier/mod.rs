@@ -6,6 +6,7 @@
 //! one worker; a lease that runs out (a crashed worker) hands it to another.
 
 mod listener;
+mod recorder;
 mod send;
 pub mod ssrf;
 
@@ -17,13 +18,14 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use crate::db::notifications::{self, AttemptRecord, Claimed};
+use crate::db::notifications::{self, AttemptRecord, Claimed, Finished};
 use crate::db::{self, DbTimeouts, PgPool};
 use crate::domain::notification::{
     AttemptOutcome, NotificationState, NotifyPolicy, Target, outcome_of,
 };
 use crate::metrics::Metrics;
 use crate::protocol::signature::{KeyRing, Signer};
+use recorder::{Recorded, Recorder};
 
 pub use send::Sent;
 
@@ -108,6 +110,7 @@ async fn run(
     mut stopped: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let recorder = Arc::new(Recorder::start(config.pool.clone(), config.db_timeouts));
     let claim_batch = (config.concurrency / 4).max(1);
     let mut in_flight = JoinSet::new();
     loop {
@@ -143,7 +146,8 @@ async fn run(
                     let Ok(permit) = permits.clone().acquire_owned().await else {
                         break;
                     };
-                    let (config, clients) = (config.clone(), clients.clone());
+                    let (config, clients, recorder) =
+                        (config.clone(), clients.clone(), recorder.clone());
                     // Every line of the attempt (sending, refusing an address,
                     // recording) carries the notification and its registration.
                     let span = tracing::info_span!(
@@ -155,7 +159,7 @@ async fn run(
                     );
                     in_flight.spawn(
                         async move {
-                            attempt(&config, &clients, row).await;
+                            attempt(&config, &clients, &recorder, row).await;
                             drop(permit);
                         }
                         .instrument(span),
@@ -183,7 +187,12 @@ async fn run(
 }
 
 /// One attempt: send, judge, record.
-async fn attempt(config: &NotifierConfig, clients: &send::Clients, claimed: Claimed) {
+async fn attempt(
+    config: &NotifierConfig,
+    clients: &send::Clients,
+    recorder: &Recorder,
+    claimed: Claimed,
+) {
     let target = claimed.target;
     let started_at = Utc::now();
     let clock = Instant::now();
@@ -245,24 +254,22 @@ async fn attempt(config: &NotifierConfig, clients: &send::Clients, claimed: Clai
         next_attempt_at,
     };
     // If this write fails the lease runs out and the row is tried again: at least once.
-    for pause in [
-        Duration::ZERO,
-        Duration::from_millis(200),
-        Duration::from_secs(1),
-    ] {
-        tokio::time::sleep(pause).await;
-        let (row, rec) = (claimed.clone(), record.clone());
-        match db::run(&config.pool, config.db_timeouts, move |conn| {
-            Ok(notifications::finish_attempt(conn, &row, &rec)?)
+    let recorded = recorder
+        .record(Finished {
+            id: claimed.id,
+            attempt: claimed.attempts,
+            record,
         })
-        .await
-        {
-            Ok(true) => return,
-            Ok(false) => {
-                tracing::warn!(registration_request_id = %claimed.registration_request_id, "attempt finished after its lease; another worker owns the row");
-                return;
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot record a notification attempt"),
-        }
+        .await;
+    match recorded {
+        Recorded::Applied => {}
+        Recorded::Superseded => tracing::warn!(
+            registration_request_id = %claimed.registration_request_id,
+            "attempt finished after its lease; another worker owns the row"
+        ),
+        Recorded::NotWritten => tracing::warn!(
+            registration_request_id = %claimed.registration_request_id,
+            "attempt not recorded; its lease will hand the notification out again"
+        ),
     }
 }

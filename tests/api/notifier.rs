@@ -731,3 +731,75 @@ async fn the_alipay_stand_in_refuses_a_notification_that_does_not_conform() {
     let problems: Vec<Option<String>> = gw.received().into_iter().map(|r| r.problem).collect();
     assert!(problems[0].is_some() && problems[1].is_some() && problems[2].is_none());
 }
+
+#[tokio::test]
+async fn a_backlog_is_recorded_attempt_by_attempt_whatever_the_batch() {
+    // Attempts that finish together are recorded in one statement; each still
+    // gets its own attempt row and its own outcome, fenced by its number.
+    let refusals = 12;
+    let gw = gateway(script(&vec![
+        Answer::Fail(
+            ResultCode::AbnormalRegistrationStatus
+        );
+        refusals
+    ]));
+    let app = spawn_app_with(TestDb::new(), |s| s.notify.alipay_gateway_url = None).await;
+    for i in 0..120 {
+        registered(
+            &app,
+            &online_request(&format!("REQ-{i:03}"), &format!("M-{i:03}")),
+        )
+        .await;
+    }
+    // The whole backlog comes due at once, as after an outage of the gateway.
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut app.db.connect(),
+        "UPDATE registrations SET status = 'APPROVED', decided_at = now(), decided_by = 'test';
+         INSERT INTO notifications (registration_id, registration_request_id, target, url, body)
+         SELECT id, registration_request_id, 'alipay', '/aps/api/v1/merchants/notifyRegistrationStatus',
+                json_build_object('referenceMerchantId', reference_merchant_id,
+                    'registrationRequestId', registration_request_id,
+                    'registrationResult', json_build_object('registrationStatus', 'APPROVED'))::text
+           FROM registrations",
+    )
+    .unwrap();
+    let gw_url = url::Url::parse(&gw.url()).unwrap();
+    let worker = spawn_app_with(
+        TestDb {
+            name: app.db.name.clone(),
+            url: app.db.url.clone(),
+        },
+        |s| s.notify.alipay_gateway_url = Some(gw_url),
+    )
+    .await;
+    wait_until(
+        &app,
+        "SELECT bool_and(status IN ('delivered', 'failed')) FROM ops.notifications",
+        Duration::from_secs(20),
+    )
+    .await;
+    let by_outcome = query_strings(
+        &mut app.db.connect(),
+        "SELECT concat_ws('|', n.status, a.outcome, a.attempt, count(*)) AS v
+           FROM notifications n JOIN notification_attempts a ON a.notification_id = n.id
+          WHERE n.last_result_code IS NOT DISTINCT FROM a.result_code
+            AND n.last_http_status IS NOT DISTINCT FROM a.http_status
+          GROUP BY n.status, a.outcome, a.attempt ORDER BY 1",
+    );
+    assert_eq!(
+        by_outcome,
+        [
+            "delivered|delivered|1|108".to_owned(),
+            format!("failed|failed|1|{refusals}")
+        ]
+    );
+    let totals = query_strings(
+        &mut app.db.connect(),
+        "SELECT (SELECT count(*) FROM notification_attempts) || '|' ||
+                (SELECT sum(attempts) FROM notifications) || '|' ||
+                (SELECT count(*) FROM notifications WHERE (status = 'delivered') = (delivered_at IS NOT NULL)) AS v",
+    );
+    assert_eq!(totals, ["120|120|120"]);
+    assert_eq!(gw.received().len(), 120);
+    std::mem::forget(worker.db);
+}
