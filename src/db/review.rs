@@ -538,7 +538,10 @@ pub fn find_registration(conn: &mut PgConnection, id: i64) -> QueryResult<Option
 /// The request a registration was accepted from, exactly as received.
 pub fn find_raw_request(conn: &mut PgConnection, id: i64) -> QueryResult<Option<String>> {
     registrations::table
-        .inner_join(requests::table)
+        .inner_join(
+            requests::table
+                .on(requests::registration_request_id.eq(registrations::registration_request_id)),
+        )
         .filter(registrations::id.eq(id))
         .select(requests::raw_request)
         .first(conn)

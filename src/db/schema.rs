@@ -135,7 +135,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(registrations -> requests (registration_request_id));
 diesel::joinable!(request_repeats -> requests (registration_request_id));
 
 diesel::table! {
