@@ -46,6 +46,10 @@ fn request_work(c: &mut Criterion) {
     let body = std::fs::read(fixture("samples/registration-request-online.json")).unwrap();
     let value = parse_body(&body).unwrap();
     c.bench_function("canonical fingerprint", |b| b.iter(|| fingerprint(&value)));
+    c.bench_function("parse the body", |b| b.iter(|| parse_body(&body).unwrap()));
+    c.bench_function("read the typed request from the parsed body", |b| {
+        b.iter(|| RegistrationRequest::from_value(&value).unwrap())
+    });
     c.bench_function("parse and validate a registration", |b| {
         b.iter(|| {
             let value = parse_body(&body).unwrap();
