@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod console;
+pub mod insert_group;
 pub mod libpq_url;
 pub mod notifications;
 mod prepared;

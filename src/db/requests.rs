@@ -276,38 +276,9 @@ pub fn insert_accepted(
     request: &NewRequest,
     registration: &NewRegistration,
 ) -> QueryResult<Accepted> {
-    let inserted = Prepared::new(
-        INSERT_ACCEPTED,
-        vec![
-            Bind::Text(&request.registration_request_id),
-            Bind::Text(&request.client_id),
-            Bind::Text(&request.reference_merchant_id),
-            Bind::OptText(request.reference_store_id.as_deref()),
-            Bind::Text(&request.raw_request),
-            Bind::Bytes(&request.request_fingerprint),
-            Bind::Code(request.result_code),
-            Bind::Text(&request.response_body),
-            Bind::Status(registration.status),
-            Bind::Texts(&registration.product_codes),
-            Bind::Text(&registration.merchant_name),
-            Bind::Text(&registration.legal_name),
-            Bind::Text(&registration.merchant_mcc),
-            Bind::OptText(registration.region.as_deref()),
-            Bind::OptText(registration.registration_notify_url.as_deref()),
-            Bind::Texts(&registration.review_flags),
-            Bind::OptTime(registration.decided_at),
-            Bind::OptText(registration.decided_by.as_deref()),
-            Bind::OptText(registration.reason.as_deref()),
-            Bind::OptText(registration.reject_code.as_deref()),
-            Bind::Text(&registration.search_text),
-            Bind::Bool(registration.is_update),
-            Bind::OptText(registration.triage_rule.as_deref()),
-            Bind::OptText(registration.triage_action.as_deref()),
-            Bind::OptText(registration.rules_version.as_deref()),
-        ],
-    )
-    .get_result::<Id>(conn)
-    .optional();
+    let inserted = Prepared::new(INSERT_ACCEPTED, row_binds(request, registration).to_vec())
+        .get_result::<Id>(conn)
+        .optional();
     match inserted {
         Ok(Some(row)) => Ok(Accepted::Stored(row.id)),
         Ok(None) => Ok(Accepted::IdTaken),
@@ -320,6 +291,41 @@ pub fn insert_accepted(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The values of one accepted registration and its binding, in the order
+/// of [`INSERT_ACCEPTED`]'s marks (and of a group's rows).
+pub(super) fn row_binds<'a>(
+    request: &'a NewRequest,
+    registration: &'a NewRegistration,
+) -> [Bind<'a>; 25] {
+    [
+        Bind::Text(&request.registration_request_id),
+        Bind::Text(&request.client_id),
+        Bind::Text(&request.reference_merchant_id),
+        Bind::OptText(request.reference_store_id.as_deref()),
+        Bind::Text(&request.raw_request),
+        Bind::Bytes(&request.request_fingerprint),
+        Bind::Code(request.result_code),
+        Bind::Text(&request.response_body),
+        Bind::Status(registration.status),
+        Bind::Texts(&registration.product_codes),
+        Bind::Text(&registration.merchant_name),
+        Bind::Text(&registration.legal_name),
+        Bind::Text(&registration.merchant_mcc),
+        Bind::OptText(registration.region.as_deref()),
+        Bind::OptText(registration.registration_notify_url.as_deref()),
+        Bind::Texts(&registration.review_flags),
+        Bind::OptTime(registration.decided_at),
+        Bind::OptText(registration.decided_by.as_deref()),
+        Bind::OptText(registration.reason.as_deref()),
+        Bind::OptText(registration.reject_code.as_deref()),
+        Bind::Text(&registration.search_text),
+        Bind::Bool(registration.is_update),
+        Bind::OptText(registration.triage_rule.as_deref()),
+        Bind::OptText(registration.triage_action.as_deref()),
+        Bind::OptText(registration.rules_version.as_deref()),
+    ]
 }
 
 /// Binds a refused request; `false` when a concurrent request bound the id first.

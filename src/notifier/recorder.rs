@@ -16,7 +16,9 @@ use crate::db::{self, DbTimeouts, PgPool};
 /// the statement's arrays and its lock set short.
 const MAX_BATCH: usize = 256;
 
-/// Where attempts are handed to be recorded.
+/// Where attempts are handed to be recorded. The queue needs no bound of its
+/// own: each attempt keeps its worker's permit until it hears back, so at most
+/// `MPP_NOTIFY_CONCURRENCY` wait in it.
 pub struct Recorder {
     queue: mpsc::UnboundedSender<Pending>,
 }

@@ -15,6 +15,7 @@ use diesel::pg::PgConnection;
 use diesel::result::Error as DieselError;
 use serde_json::Value;
 
+use crate::db::insert_group::InsertGroup;
 use crate::db::registrations::NewRegistration;
 use crate::db::requests::{self, Accepted, KeyLookup, Lookup, NewRequest, StoredAnswer};
 use crate::db::{DbError, notifications, screening};
@@ -66,6 +67,8 @@ pub struct Candidate {
     pub registration: Option<Registration>,
     /// The rules and lists in force.
     pub triage: Arc<Triage>,
+    /// Where a registration accepted without more to write is inserted.
+    pub inserts: Arc<InsertGroup>,
 }
 
 /// Looks the id up, and admits and binds a free one, until what it saw
@@ -201,9 +204,10 @@ fn accept(
     };
     let rule = triaged.rule.clone();
     if outgoing.is_empty() && triaged.hits.is_empty() {
-        // The common case: one statement, no transaction around it.
+        // The common case: one statement, no transaction around it, shared
+        // with the registrations accepted at the same moment.
         return Ok((
-            requests::insert_accepted(conn, &binding, &registration)?,
+            c.inserts.insert_accepted(conn, &binding, &registration)?,
             answer,
             rule,
         ));

@@ -346,3 +346,67 @@ async fn lenient_fields_are_accepted_and_flagged_for_the_reviewer() {
         "unknown fields are kept in the stored request"
     );
 }
+
+#[tokio::test]
+async fn registrations_arriving_together_share_one_insert_and_each_keeps_its_own_row() {
+    // Accepted registrations that arrive together are inserted in one
+    // statement (members of one group share the transaction's received_at).
+    // Each still gets its own binding, answer, audit entry and count, and a
+    // group holding two requests for one key falls back to inserting alone.
+    let app = spawn_app().await;
+    let mut largest_group = 0;
+    for round in 0..5 {
+        let mut bodies: Vec<Value> = (0..32)
+            .map(|i| online_request(&format!("G{round}-{i:02}"), &format!("GM{round}-{i:02}")))
+            .collect();
+        // Two more for one merchant's key: one is admitted, the other waits its turn.
+        bodies.push(online_request(
+            &format!("G{round}-K1"),
+            &format!("GK{round}"),
+        ));
+        bodies.push(online_request(
+            &format!("G{round}-K2"),
+            &format!("GK{round}"),
+        ));
+        let answers = futures_util::future::join_all(bodies.iter().map(|b| app.register(b))).await;
+        let codes: Vec<String> = answers.iter().map(|a| a.code()).collect();
+        assert!(
+            codes[..32].iter().all(|c| c == "REGISTRATION_IN_PROCESS"),
+            "{codes:?}"
+        );
+        let mut key_codes = codes[32..].to_vec();
+        key_codes.sort();
+        assert_eq!(
+            key_codes,
+            ["REGISTRATION_IN_PROCESS", "REGISTRATION_UNDER_REVIEW"]
+        );
+        // Each id is bound to its own answer: a replay gets the same bytes.
+        for (body, first) in bodies.iter().zip(&answers) {
+            assert_eq!(app.register(body).await.body, first.body);
+        }
+        largest_group = query_count(
+            &mut app.db.connect(),
+            &format!(
+                "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM registrations
+                  WHERE registration_request_id LIKE 'G{round}-%' GROUP BY received_at) g"
+            ),
+        );
+        if largest_group > 1 {
+            break;
+        }
+    }
+    assert!(
+        largest_group > 1,
+        "no two registrations shared an insert in five bursts"
+    );
+    let totals = query_strings(
+        &mut app.db.connect(),
+        "SELECT (SELECT count(*) FROM registrations) || '|' ||
+                (SELECT count(*) FROM requests r JOIN registrations g USING (registration_request_id)) || '|' ||
+                (SELECT count(*) FROM audit_log WHERE action = 'registration.received') || '|' ||
+                (SELECT sum(n) FROM registration_counts) || '|' ||
+                (SELECT count(DISTINCT registration_request_id) FROM audit_log WHERE action = 'registration.received') AS v",
+    );
+    let n = query_count(&mut app.db.connect(), "SELECT count(*) FROM registrations");
+    assert_eq!(totals, [format!("{n}|{n}|{n}|{n}|{n}")]);
+}
