@@ -1,12 +1,12 @@
 //! Accepted registrations that arrive together are inserted together: one
 //! statement and one durable commit for all of them, instead of one each.
 //!
-//! The first request to reach the insert while none is running leads: it
-//! takes every registration waiting (its own among them), inserts them on
-//! its own connection, and hands each waiter its outcome. The others wait
-//! for that, their connections idle, and the next to find no insert running
-//! leads the next group. A lone request leads a group of one at once, so
-//! nothing waits when nothing else is happening.
+//! A request that reaches the insert while fewer than two groups are being
+//! written leads: it takes every registration waiting (its own among them),
+//! inserts them on its own connection, and hands each waiter its outcome.
+//! The others wait for that, their connections idle, and the next to find
+//! room leads the next group. A lone request leads a group of one at once,
+//! so nothing waits when nothing else is happening.
 //!
 //! Nothing is promised differently from inserting alone. Each answer is sent
 //! only after the group's commit; each row gets its audit entry from the
@@ -31,6 +31,11 @@ use super::requests::{Accepted, NewRequest, insert_accepted, row_binds};
 /// at once anyway; each size is one prepared statement per connection.
 const GROUP_MAX: usize = 16;
 
+/// Groups written at once. With two, a request that arrives while a group is
+/// being written starts the next at once instead of waiting for the first
+/// to commit; PostgreSQL commits the two together.
+const LEADERS: usize = 2;
+
 /// The insert shared by registrations that arrive together.
 #[derive(Default)]
 pub struct InsertGroup {
@@ -42,7 +47,8 @@ pub struct InsertGroup {
 struct GroupState {
     next_ticket: u64,
     waiting: Vec<Waiting>,
-    leading: bool,
+    /// Groups being written now.
+    leading: usize,
     /// Outcomes by ticket; `None`: the group failed, insert alone.
     settled: HashMap<u64, Option<Accepted>>,
 }
@@ -78,7 +84,7 @@ impl InsertGroup {
                     None => insert_accepted(conn, request, registration),
                 };
             }
-            if state.leading {
+            if state.leading >= LEADERS || state.waiting.is_empty() {
                 // The leader's statement is bounded by the connection's
                 // statement and lock timeouts, so this wait is too.
                 state = self
@@ -87,13 +93,14 @@ impl InsertGroup {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 continue;
             }
-            state.leading = true;
+            state.leading += 1;
             let take = state.waiting.len().min(GROUP_MAX);
             let group: Vec<Waiting> = state.waiting.drain(..take).collect();
             drop(state);
-            if group.len() == 1 {
-                // Alone (the one waiting is this request): the plain
-                // statement, its error this caller's to see.
+            if let [only] = group.as_slice()
+                && only.ticket == ticket
+            {
+                // Alone: the plain statement, its error this caller's to see.
                 let lead = Lead {
                     group: self,
                     tickets: Vec::new(),
@@ -135,7 +142,7 @@ struct Lead<'a> {
 impl Drop for Lead<'_> {
     fn drop(&mut self) {
         let mut state = self.group.lock();
-        state.leading = false;
+        state.leading -= 1;
         for ticket in &self.tickets {
             state.settled.insert(*ticket, None);
         }
@@ -145,8 +152,8 @@ impl Drop for Lead<'_> {
     }
 }
 
-/// Inserts a group in one statement; each member's outcome, `None` for all
-/// when the statement failed.
+/// Inserts a group (of one, when it is another request's) in one statement;
+/// each member's outcome, `None` for all when the statement failed.
 fn insert_group(conn: &mut PgConnection, group: &[Waiting]) -> Vec<(u64, Option<Accepted>)> {
     #[derive(QueryableByName)]
     struct Stored {
