@@ -136,7 +136,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             request_time_window: settings.request_time_window,
             pool: pool.clone(),
-            inserts: Arc::default(),
+            intake_groups: Arc::default(),
             db_timeouts: settings.db_timeouts,
             notify_policy: settings.notify.policy(),
             notifier_wake: wake.clone(),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
-use crate::db::insert_group::InsertGroup;
+use crate::db::intake_groups::IntakeGroups;
 use crate::db::{DbTimeouts, PgPool};
 use crate::domain::notification::NotifyPolicy;
 use crate::metrics::Metrics;
@@ -36,8 +36,8 @@ pub struct ApsContext {
     /// `MPP_REQUEST_TIME_WINDOW`: refuse a Request-Time further than this from our clock.
     pub request_time_window: Option<std::time::Duration>,
     pub pool: PgPool,
-    /// Registrations accepted together are inserted together.
-    pub inserts: Arc<InsertGroup>,
+    /// The intake's statements, shared by requests that arrive together.
+    pub intake_groups: Arc<IntakeGroups>,
     pub db_timeouts: DbTimeouts,
     pub notify_policy: NotifyPolicy,
     /// Wakes this process's notifier at once when work was queued here.

@@ -40,7 +40,7 @@ pub async fn register(ctx: &ApsContext, body: Bytes) -> Result<Reply, ApsError> 
         raw_request: String::from_utf8_lossy(&body).into_owned(),
         registration,
         triage: ctx.triage.clone(),
-        inserts: ctx.inserts.clone(),
+        groups: ctx.intake_groups.clone(),
     };
     let policy = ctx.notify_policy.clone();
     let outcome = db::run(&ctx.pool, ctx.db_timeouts, move |conn| {

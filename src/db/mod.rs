@@ -3,7 +3,8 @@
 
 pub mod audit;
 pub mod console;
-pub mod insert_group;
+pub mod group;
+pub mod intake_groups;
 pub mod libpq_url;
 pub mod notifications;
 mod prepared;

@@ -3,12 +3,15 @@
 //! The primary key is the idempotency lock: of concurrent first requests
 //! with one id exactly one insert binds it, and the others replay it.
 
+use std::sync::OnceLock;
+
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Bytea, Nullable, Text};
 
 use super::audit::{self, NewAuditEntry, action};
+use super::group::GROUP_MAX;
 use super::prepared::{Bind, Prepared};
 use super::registrations::NewRegistration;
 use super::schema::{request_repeats, requests};
@@ -50,14 +53,6 @@ pub enum Lookup {
     Free(Vec<Evidence>),
 }
 
-/// The keys of a request to look up along with its id; `None` looks up the id alone.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyLookup<'a> {
-    pub reference_merchant_id: &'a str,
-    pub reference_store_id: Option<&'a str>,
-    pub products: &'a [ProductCode],
-}
-
 /// Which branch of the lookup a row comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
 enum LookupKind {
@@ -83,6 +78,8 @@ impl diesel::deserialize::FromSql<Text, diesel::pg::Pg> for LookupKind {
 
 #[derive(QueryableByName)]
 struct LookupRow {
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    k: i32,
     #[diesel(sql_type = Text)]
     kind: LookupKind,
     #[diesel(sql_type = Nullable<Text>)]
@@ -99,19 +96,29 @@ struct LookupRow {
     raw_request: Option<String>,
 }
 
-/// One round trip for everything the intake decides on: the binding of the
-/// id (counting this request as a repeat of it), else, for each key asked
+/// One round trip for everything the intake decides on, for one request or
+/// for several that arrived together (`k` tells them apart): the binding of
+/// the id (counting this request as a repeat of it), else, for each key asked
 /// for, a PENDING registration of another request and the registration in
 /// force. Every branch reads through one partial index of its own, named by
 /// its literal status and product; each is a LATERAL subquery with a LIMIT so
 /// that the merchant id is an index condition of that index (joined plainly,
 /// the planner may read a whole partial index that its statistics think
 /// small, and the pending ones grow with every registration until decided).
-const LOOKUP: &str = "
-WITH p (request_id, merchant, store, cashier, agreement, in_store) AS (
-    VALUES (?::text, ?::text, ?::text, ?::boolean, ?::boolean, ?::boolean)
+/// Made once per number of requests: its text is the prepared-statement
+/// cache's key, so it must live as long as the process.
+fn lookup_sql(n: usize) -> &'static str {
+    static TEXTS: [OnceLock<String>; GROUP_MAX + 1] = [const { OnceLock::new() }; GROUP_MAX + 1];
+    TEXTS[n.min(GROUP_MAX)].get_or_init(|| {
+        let rows: Vec<String> = (0..n)
+            .map(|k| format!("({k}, ?::text, ?::text, ?::text, ?::boolean, ?::boolean, ?::boolean)"))
+            .collect();
+        format!(
+            "
+WITH p (k, request_id, merchant, store, cashier, agreement, in_store) AS (
+    VALUES {rows}
 ), bound AS (
-    SELECT q.registration_request_id, q.request_fingerprint, q.result_code, q.response_body
+    SELECT p.k, q.registration_request_id, q.request_fingerprint, q.result_code, q.response_body
       FROM p JOIN requests q ON q.registration_request_id = p.request_id
 ), counted AS (
     INSERT INTO request_repeats AS n (registration_request_id, repeats, last_repeat_at)
@@ -119,13 +126,13 @@ WITH p (request_id, merchant, store, cashier, agreement, in_store) AS (
     ON CONFLICT (registration_request_id)
     DO UPDATE SET repeats = n.repeats + 1, last_repeat_at = excluded.last_repeat_at
 ), free AS (
-    SELECT p.* FROM p WHERE NOT EXISTS (SELECT FROM bound)
+    SELECT p.* FROM p WHERE NOT EXISTS (SELECT FROM bound WHERE bound.k = p.k)
 )
-SELECT 'bound' AS kind, NULL::text AS product_code, NULL::text AS registration_request_id,
+SELECT k, 'bound' AS kind, NULL::text AS product_code, NULL::text AS registration_request_id,
        request_fingerprint, result_code, response_body, NULL::text AS raw_request
   FROM bound
 UNION ALL
-SELECT 'pending', 'CASHIER_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
+SELECT free.k, 'pending', 'CASHIER_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
   FROM free
   CROSS JOIN LATERAL (
         SELECT r.registration_request_id FROM registrations r
@@ -134,7 +141,7 @@ SELECT 'pending', 'CASHIER_PAYMENT', a.registration_request_id, NULL, NULL, NULL
          LIMIT 1) a
  WHERE free.cashier
 UNION ALL
-SELECT 'pending', 'AGREEMENT_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
+SELECT free.k, 'pending', 'AGREEMENT_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
   FROM free
   CROSS JOIN LATERAL (
         SELECT r.registration_request_id FROM registrations r
@@ -143,7 +150,7 @@ SELECT 'pending', 'AGREEMENT_PAYMENT', a.registration_request_id, NULL, NULL, NU
          LIMIT 1) a
  WHERE free.agreement
 UNION ALL
-SELECT 'pending', 'IN_STORE_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
+SELECT free.k, 'pending', 'IN_STORE_PAYMENT', a.registration_request_id, NULL, NULL, NULL, NULL
   FROM free
   CROSS JOIN LATERAL (
         SELECT r.registration_request_id FROM registrations r
@@ -152,7 +159,7 @@ SELECT 'pending', 'IN_STORE_PAYMENT', a.registration_request_id, NULL, NULL, NUL
          LIMIT 1) a
  WHERE free.in_store
 UNION ALL
-SELECT 'in_force', 'CASHIER_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
+SELECT free.k, 'in_force', 'CASHIER_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
   FROM free
   CROSS JOIN LATERAL (
         SELECT r.registration_request_id FROM registrations r
@@ -162,7 +169,7 @@ SELECT 'in_force', 'CASHIER_PAYMENT', q.registration_request_id, NULL, NULL, NUL
   JOIN requests q ON q.registration_request_id = a.registration_request_id
  WHERE free.cashier
 UNION ALL
-SELECT 'in_force', 'AGREEMENT_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
+SELECT free.k, 'in_force', 'AGREEMENT_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
   FROM free
   CROSS JOIN LATERAL (
         SELECT r.registration_request_id FROM registrations r
@@ -172,7 +179,7 @@ SELECT 'in_force', 'AGREEMENT_PAYMENT', q.registration_request_id, NULL, NULL, N
   JOIN requests q ON q.registration_request_id = a.registration_request_id
  WHERE free.agreement
 UNION ALL
-SELECT 'in_force', 'IN_STORE_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
+SELECT free.k, 'in_force', 'IN_STORE_PAYMENT', q.registration_request_id, NULL, NULL, NULL, q.raw_request
   FROM free
   CROSS JOIN LATERAL (
         SELECT r.registration_request_id FROM registrations r
@@ -180,29 +187,54 @@ SELECT 'in_force', 'IN_STORE_PAYMENT', q.registration_request_id, NULL, NULL, NU
            AND r.status = 'APPROVED' AND 'IN_STORE_PAYMENT' = ANY (r.product_codes)
          ORDER BY r.decided_at DESC, r.id DESC LIMIT 1) a
   JOIN requests q ON q.registration_request_id = a.registration_request_id
- WHERE free.in_store";
+ WHERE free.in_store",
+            rows = rows.join(", ")
+        )
+    })
+}
 
-/// Looks up `request_id` and, when it is free, the keys of `keys`.
-pub fn lookup(
-    conn: &mut PgConnection,
-    request_id: &str,
-    keys: Option<KeyLookup<'_>>,
-) -> QueryResult<Lookup> {
-    let has = |product| keys.is_some_and(|k| k.products.contains(&product));
-    let rows: Vec<LookupRow> = Prepared::new(
-        LOOKUP,
-        vec![
-            Bind::Text(request_id),
-            Bind::OptText(keys.map(|k| k.reference_merchant_id)),
-            Bind::OptText(keys.and_then(|k| k.reference_store_id)),
+/// A request id to look up and, for a valid request, the keys it asks for.
+#[derive(Debug, Clone)]
+pub struct LookupRequest {
+    pub request_id: String,
+    pub keys: Option<RequestKeys>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestKeys {
+    pub reference_merchant_id: String,
+    pub reference_store_id: Option<String>,
+    pub products: Vec<ProductCode>,
+}
+
+/// Looks up each request's id and, when it is free, the keys it asks for.
+pub fn lookup(conn: &mut PgConnection, requests: &[LookupRequest]) -> QueryResult<Vec<Lookup>> {
+    let mut binds = Vec::with_capacity(requests.len() * 6);
+    for request in requests {
+        let keys = request.keys.as_ref();
+        let has = |product| keys.is_some_and(|k| k.products.contains(&product));
+        binds.extend([
+            Bind::Text(&request.request_id),
+            Bind::OptText(keys.map(|k| k.reference_merchant_id.as_str())),
+            Bind::OptText(keys.and_then(|k| k.reference_store_id.as_deref())),
             Bind::Bool(has(ProductCode::CashierPayment)),
             Bind::Bool(has(ProductCode::AgreementPayment)),
             Bind::Bool(has(ProductCode::InStorePayment)),
-        ],
-    )
-    .load(conn)?;
-    let mut evidence = Vec::with_capacity(rows.len());
+        ]);
+    }
+    let rows: Vec<LookupRow> = Prepared::new(lookup_sql(requests.len()), binds).load(conn)?;
+    let mut found: Vec<Lookup> = requests.iter().map(|_| Lookup::Free(Vec::new())).collect();
     for row in rows {
+        let slot = usize::try_from(row.k)
+            .ok()
+            .and_then(|k| found.get_mut(k))
+            .ok_or_else(|| {
+                DieselError::DeserializationError("a lookup row of no request".into())
+            })?;
+        let Lookup::Free(evidence) = slot else {
+            // A bound id answers from its binding alone.
+            continue;
+        };
         let product = row.product_code.as_deref().and_then(ProductCode::parse);
         match (row.kind, product) {
             (LookupKind::Bound, _) => {
@@ -211,11 +243,11 @@ pub fn lookup(
                         "a binding without its result code".into(),
                     ));
                 };
-                return Ok(Lookup::Bound(StoredAnswer {
+                *slot = Lookup::Bound(StoredAnswer {
                     request_fingerprint: row.request_fingerprint.unwrap_or_default(),
                     result_code,
                     response_body: row.response_body.unwrap_or_default(),
-                }));
+                });
             }
             (LookupKind::Pending, Some(product)) => evidence.push(Evidence::Pending {
                 product,
@@ -232,7 +264,7 @@ pub fn lookup(
             }
         }
     }
-    Ok(Lookup::Free(evidence))
+    Ok(found)
 }
 
 /// Binds the id and stores its registration in one statement.

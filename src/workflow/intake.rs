@@ -15,9 +15,11 @@ use diesel::pg::PgConnection;
 use diesel::result::Error as DieselError;
 use serde_json::Value;
 
-use crate::db::insert_group::InsertGroup;
+use crate::db::intake_groups::IntakeGroups;
 use crate::db::registrations::NewRegistration;
-use crate::db::requests::{self, Accepted, KeyLookup, Lookup, NewRequest, StoredAnswer};
+use crate::db::requests::{
+    self, Accepted, Lookup, LookupRequest, NewRequest, RequestKeys, StoredAnswer,
+};
 use crate::db::{DbError, notifications, screening};
 use crate::domain::admission::{Admission, Evidence, admit};
 use crate::domain::changes::{content_changes, differing_paths};
@@ -67,8 +69,9 @@ pub struct Candidate {
     pub registration: Option<Registration>,
     /// The rules and lists in force.
     pub triage: Arc<Triage>,
-    /// Where a registration accepted without more to write is inserted.
-    pub inserts: Arc<InsertGroup>,
+    /// Where the lookup runs, and a registration accepted without more to
+    /// write is inserted: with the requests that arrive at the same moment.
+    pub groups: Arc<IntakeGroups>,
 }
 
 /// Looks the id up, and admits and binds a free one, until what it saw
@@ -78,13 +81,16 @@ pub fn intake(
     c: &Candidate,
     policy: &NotifyPolicy,
 ) -> Result<Intake, DbError> {
-    let keys = c.registration.as_ref().map(|r| KeyLookup {
-        reference_merchant_id: &r.reference_merchant_id,
-        reference_store_id: r.reference_store_id.as_deref(),
-        products: &r.product_codes,
-    });
+    let looked_up = LookupRequest {
+        request_id: c.request_id.clone(),
+        keys: c.registration.as_ref().map(|r| RequestKeys {
+            reference_merchant_id: r.reference_merchant_id.clone(),
+            reference_store_id: r.reference_store_id.clone(),
+            products: r.product_codes.clone(),
+        }),
+    };
     for _ in 0..INTAKE_ROUNDS {
-        let evidence = match requests::lookup(conn, &c.request_id, keys)? {
+        let evidence = match c.groups.lookups.run(conn, looked_up.clone())? {
             Lookup::Bound(stored) => return repeat(conn, c, stored),
             Lookup::Free(evidence) => evidence,
         };
@@ -207,7 +213,7 @@ fn accept(
         // The common case: one statement, no transaction around it, shared
         // with the registrations accepted at the same moment.
         return Ok((
-            c.inserts.insert_accepted(conn, &binding, &registration)?,
+            c.groups.inserts.run(conn, (binding, registration))?,
             answer,
             rule,
         ));

@@ -410,3 +410,83 @@ async fn registrations_arriving_together_share_one_insert_and_each_keeps_its_own
     let n = query_count(&mut app.db.connect(), "SELECT count(*) FROM registrations");
     assert_eq!(totals, [format!("{n}|{n}|{n}|{n}|{n}")]);
 }
+
+#[tokio::test]
+async fn a_grouped_lookup_finds_for_each_request_what_it_finds_alone() {
+    use mpp_registrar::db::requests::{LookupRequest, RequestKeys, lookup};
+    use mpp_registrar::protocol::registration::ProductCode;
+
+    let app = spawn_app().await;
+    registered(&app, &online_request("L-PENDING", "LM-1")).await;
+    registered(&app, &online_request("L-APPROVED", "LM-2")).await;
+    query_strings(
+        &mut app.db.connect(),
+        "UPDATE registrations SET status = 'APPROVED', decided_at = now(), decided_by = 'test'
+          WHERE registration_request_id = 'L-APPROVED' RETURNING 'x' AS v",
+    );
+    let keys = |merchant: &str| {
+        Some(RequestKeys {
+            reference_merchant_id: merchant.to_owned(),
+            reference_store_id: None,
+            products: vec![ProductCode::CashierPayment, ProductCode::AgreementPayment],
+        })
+    };
+    let requests = [
+        // Bound: answered from its binding (and counted as a repeat).
+        LookupRequest {
+            request_id: "L-PENDING".into(),
+            keys: keys("LM-1"),
+        },
+        // Free, with a PENDING registration on one of its keys.
+        LookupRequest {
+            request_id: "L-NEW-1".into(),
+            keys: keys("LM-1"),
+        },
+        // Free, an update of an approved merchant.
+        LookupRequest {
+            request_id: "L-NEW-2".into(),
+            keys: keys("LM-2"),
+        },
+        // Free, nothing known; and an invalid request (no keys).
+        LookupRequest {
+            request_id: "L-NEW-3".into(),
+            keys: keys("LM-3"),
+        },
+        LookupRequest {
+            request_id: "L-NEW-4".into(),
+            keys: None,
+        },
+    ];
+    let mut conn = app.db.connect();
+    let together = lookup(&mut conn, &requests).unwrap();
+    let alone: Vec<_> = requests
+        .iter()
+        .map(|r| {
+            lookup(&mut conn, std::slice::from_ref(r))
+                .unwrap()
+                .remove(0)
+        })
+        .collect();
+    assert_eq!(format!("{together:?}"), format!("{alone:?}"));
+    let shown: Vec<String> = together.iter().map(|l| format!("{l:?}")).collect();
+    assert!(shown[0].starts_with("Bound("), "{}", shown[0]);
+    assert!(
+        shown[1].contains("Pending") && shown[1].contains("L-PENDING"),
+        "{}",
+        shown[1]
+    );
+    assert!(
+        shown[2].contains("InForce") && shown[2].contains("LM-2"),
+        "{}",
+        shown[2]
+    );
+    assert_eq!(&shown[3..], ["Free([])", "Free([])"]);
+    // The bound id was counted once per lookup: the group's and its own.
+    assert_eq!(
+        query_count(
+            &mut conn,
+            "SELECT repeats FROM request_repeats WHERE registration_request_id = 'L-PENDING'"
+        ),
+        2
+    );
+}
