@@ -92,22 +92,30 @@ impl<G: Grouped> Group<G> {
             }
             state.leading += 1;
             let take = state.waiting.len().min(GROUP_MAX);
-            let taken: Vec<(u64, G::Item)> = state.waiting.drain(..take).collect();
+            let mut taken: Vec<(u64, G::Item)> = state.waiting.drain(..take).collect();
             drop(state);
+            if let [(only, _)] = taken.as_slice()
+                && *only == ticket
+            {
+                // Alone: the plain statement, its error this caller's to see.
+                // The guard holds no item: it only lets the next leader in.
+                let lead = Lead {
+                    group: self,
+                    tickets: Vec::new(),
+                    items: Vec::new(),
+                    outcomes: None,
+                };
+                let (_, item) = taken.swap_remove(0);
+                let alone = G::alone(conn, &item);
+                drop(lead);
+                return alone;
+            }
             let mut lead = Lead {
                 group: self,
                 tickets: taken.iter().map(|(t, _)| *t).collect(),
                 items: taken.into_iter().map(|(_, item)| item).collect(),
                 outcomes: None,
             };
-            if lead.tickets == [ticket] {
-                // Alone: the plain statement, its error this caller's to see.
-                let alone = G::alone(conn, &lead.items[0]);
-                lead.items.clear();
-                lead.tickets.clear();
-                drop(lead);
-                return alone;
-            }
             lead.outcomes = G::together(conn, &lead.items)
                 .inspect_err(|e| {
                     tracing::debug!(error = %e, members = lead.items.len(), "a group failed; its members run alone");
