@@ -36,6 +36,7 @@ pub struct IntakeGroups {
 pub struct IntakeLookup;
 
 impl Grouped for IntakeLookup {
+    type Conn = PgConnection;
     type Item = LookupRequest;
     type Outcome = Lookup;
 
@@ -54,6 +55,7 @@ impl Grouped for IntakeLookup {
 pub struct AcceptedInsert;
 
 impl Grouped for AcceptedInsert {
+    type Conn = PgConnection;
     type Item = (NewRequest, NewRegistration);
     type Outcome = Accepted;
 
