@@ -6,9 +6,10 @@
 //! them together on its own connection, and hands each waiter its outcome.
 //! The others wait for that, their connections idle, and the next to find
 //! room leads the next group. A waiter is woken only when its own outcome is
-//! in or when it is to lead: waking every waiter at each group's end cost
-//! more thread switches than the statements saved. A lone request runs its item alone at once, so
-//! nothing waits when nothing else is happening. A group that fails as a
+//! in or when it is to lead: waking every waiter at each group's end, most
+//! of them to sleep again, cost each request two thread switches more. A
+//! lone request runs its item alone at once, so nothing waits when nothing
+//! else is happening. A group that fails as a
 //! whole hands every item back to its owner, which runs it alone and gets
 //! its own outcome, exactly as without groups.
 
@@ -29,7 +30,7 @@ const LEADERS: usize = 2;
 
 /// A statement that can run for one item or for several at once.
 pub trait Grouped {
-    /// What the statements run on: a `PgConnection`.
+    /// What the statements run on: a `PgConnection` (a stand-in in tests).
     type Conn;
     type Item: Send;
     type Outcome;
