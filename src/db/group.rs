@@ -9,9 +9,9 @@
 //! in or when it is to lead: waking every waiter at each group's end, most
 //! of them to sleep again, cost each request two thread switches more. A
 //! lone request runs its item alone at once, so nothing waits when nothing
-//! else is happening. A group that fails as a
-//! whole hands every item back to its owner, which runs it alone and gets
-//! its own outcome, exactly as without groups.
+//! else is happening. A group that fails as a whole hands every item back
+//! to its owner, which runs it alone and gets its own outcome, exactly as
+//! without groups.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
