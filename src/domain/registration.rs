@@ -5,6 +5,8 @@
 //! (values only third-party material requires, unknown nested enum values)
 //! admit the request and leave a review flag for the reviewer.
 
+use std::fmt::Display;
+
 use serde_json::Value;
 
 use super::screening::Subject;
@@ -292,9 +294,9 @@ fn product_codes(codes: &Option<Vec<String>>) -> Result<Vec<ProductCode>, FieldE
     Ok(parsed)
 }
 
-fn missing(path: &str) -> FieldError {
+fn missing(path: impl Display) -> FieldError {
     FieldError {
-        path: path.to_owned(),
+        path: path.to_string(),
         problem: "missing".into(),
     }
 }
@@ -326,9 +328,12 @@ impl Validator {
 
     /// A string that must be present: not null, not blank, no control
     /// characters, at most `max` characters.
+    ///
+    /// Field paths here are `format_args!`, written out only for a refusal:
+    /// a path built for every field checked cost more than the checks.
     fn required<'a>(
         &self,
-        path: &str,
+        path: impl Display + Copy,
         value: &'a Option<String>,
         max: usize,
     ) -> Result<&'a str, FieldError> {
@@ -338,7 +343,7 @@ impl Validator {
 
     fn optional<'a>(
         &self,
-        path: &str,
+        path: impl Display + Copy,
         value: &'a Option<String>,
         max: usize,
     ) -> Result<Option<&'a str>, FieldError> {
@@ -352,7 +357,7 @@ impl Validator {
     /// Opaque text (passThroughInfo) may carry line breaks and tabs.
     fn opaque<'a>(
         &self,
-        path: &str,
+        path: impl Display + Copy,
         value: &'a Option<String>,
         max: usize,
     ) -> Result<Option<&'a str>, FieldError> {
@@ -364,7 +369,7 @@ impl Validator {
     }
 
     /// A value of an enumeration we only know from secondary sources: unknown values are flagged, not refused (A18).
-    fn lenient_enum(&mut self, path: &str, value: Option<&str>, known: &[&str]) {
+    fn lenient_enum(&mut self, path: impl Display, value: Option<&str>, known: &[&str]) {
         if let Some(v) = value
             && !known.contains(&v)
         {
@@ -404,7 +409,7 @@ impl Validator {
             self.optional("merchantInfo.logo.logoUrl", &logo.logo_url, limits::URL)?;
         }
         for (i, site) in m.websites.iter().flatten().enumerate() {
-            self.website(&format!("merchantInfo.websites[{i}]"), site)?;
+            self.website(format_args!("merchantInfo.websites[{i}]"), site)?;
         }
         let region = match &m.merchant_address {
             Some(a) => Some(self.address("merchantInfo.merchantAddress", a)?),
@@ -425,12 +430,20 @@ impl Validator {
         })
     }
 
-    fn website(&mut self, path: &str, site: &WebSite) -> Result<(), FieldError> {
-        self.required(&format!("{path}.url"), &site.url, limits::URL)?;
-        self.optional(&format!("{path}.name"), &site.name, limits::WEBSITE_NAME)?;
-        self.optional(&format!("{path}.desc"), &site.desc, limits::WEBSITE_DESC)?;
+    fn website(&mut self, path: impl Display + Copy, site: &WebSite) -> Result<(), FieldError> {
+        self.required(format_args!("{path}.url"), &site.url, limits::URL)?;
         self.optional(
-            &format!("{path}.type"),
+            format_args!("{path}.name"),
+            &site.name,
+            limits::WEBSITE_NAME,
+        )?;
+        self.optional(
+            format_args!("{path}.desc"),
+            &site.desc,
+            limits::WEBSITE_DESC,
+        )?;
+        self.optional(
+            format_args!("{path}.type"),
             &site.site_type,
             limits::WEBSITE_TYPE,
         )?;
@@ -442,144 +455,177 @@ impl Validator {
         d: &'a RegistrationDetail,
     ) -> Result<(&'a str, Option<&'a str>), FieldError> {
         const P: &str = "merchantInfo.registrationDetail";
-        let legal_name =
-            self.required(&format!("{P}.legalName"), &d.legal_name, limits::LEGAL_NAME)?;
+        let legal_name = self.required(
+            format_args!("{P}.legalName"),
+            &d.legal_name,
+            limits::LEGAL_NAME,
+        )?;
         for (i, a) in d.attachments.iter().flatten().enumerate() {
-            self.attachment(&format!("{P}.attachments[{i}]"), a)?;
+            self.attachment(format_args!("{P}.attachments[{i}]"), a)?;
         }
         for (i, c) in d.contact_info.iter().flat_map(|l| l.0.iter()).enumerate() {
-            self.contact(&format!("{P}.contactInfo[{i}]"), c)?;
+            self.contact(format_args!("{P}.contactInfo[{i}]"), c)?;
         }
         let registration_type = self.required(
-            &format!("{P}.registrationType"),
+            format_args!("{P}.registrationType"),
             &d.registration_type,
             limits::REGISTRATION_TYPE,
         )?;
         self.lenient_enum(
-            &format!("{P}.registrationType"),
+            format_args!("{P}.registrationType"),
             Some(registration_type),
             REGISTRATION_TYPES,
         );
         self.required(
-            &format!("{P}.registrationNo"),
+            format_args!("{P}.registrationNo"),
             &d.registration_no,
             limits::REGISTRATION_NO,
         )?;
         let registered_region = match &d.registration_address {
-            Some(a) => Some(self.address(&format!("{P}.registrationAddress"), a)?),
+            Some(a) => Some(self.address(format_args!("{P}.registrationAddress"), a)?),
             None => {
                 self.flag(format!("{P}.registrationAddress: missing"));
                 None
             }
         };
         let business_type = self.optional(
-            &format!("{P}.businessType"),
+            format_args!("{P}.businessType"),
             &d.business_type,
             limits::BUSINESS_TYPE,
         )?;
         match business_type {
-            Some(_) => {
-                self.lenient_enum(&format!("{P}.businessType"), business_type, BUSINESS_TYPES)
-            }
+            Some(_) => self.lenient_enum(
+                format_args!("{P}.businessType"),
+                business_type,
+                BUSINESS_TYPES,
+            ),
             None => self.flag(format!("{P}.businessType: missing")),
         }
         self.optional(
-            &format!("{P}.registrationEffectiveDate"),
+            format_args!("{P}.registrationEffectiveDate"),
             &d.registration_effective_date,
             limits::DATE,
         )?;
         self.optional(
-            &format!("{P}.registrationExpireDate"),
+            format_args!("{P}.registrationExpireDate"),
             &d.registration_expire_date,
             limits::DATE,
         )?;
         Ok((legal_name, registered_region))
     }
 
-    fn attachment(&mut self, path: &str, a: &Attachment) -> Result<(), FieldError> {
+    fn attachment(&mut self, path: impl Display + Copy, a: &Attachment) -> Result<(), FieldError> {
         let kind = self.required(
-            &format!("{path}.attachmentType"),
+            format_args!("{path}.attachmentType"),
             &a.attachment_type,
             limits::ATTACHMENT_TYPE,
         )?;
         self.lenient_enum(
-            &format!("{path}.attachmentType"),
+            format_args!("{path}.attachmentType"),
             Some(kind),
             ATTACHMENT_TYPES,
         );
-        self.required(&format!("{path}.file"), &a.file, limits::ATTACHMENT_FILE)?;
+        self.required(
+            format_args!("{path}.file"),
+            &a.file,
+            limits::ATTACHMENT_FILE,
+        )?;
         self.optional(
-            &format!("{path}.attachmentName"),
+            format_args!("{path}.attachmentName"),
             &a.attachment_name,
             limits::ATTACHMENT_NAME,
         )?;
-        self.optional(&format!("{path}.fileKey"), &a.file_key, limits::FILE_KEY)?;
+        self.optional(
+            format_args!("{path}.fileKey"),
+            &a.file_key,
+            limits::FILE_KEY,
+        )?;
         Ok(())
     }
 
-    fn contact(&mut self, path: &str, c: &ContactInfo) -> Result<(), FieldError> {
+    fn contact(&mut self, path: impl Display + Copy, c: &ContactInfo) -> Result<(), FieldError> {
         self.required(
-            &format!("{path}.contactNo"),
+            format_args!("{path}.contactNo"),
             &c.contact_no,
             limits::CONTACT_NO,
         )?;
         let kind = self.required(
-            &format!("{path}.contactType"),
+            format_args!("{path}.contactType"),
             &c.contact_type,
             limits::CONTACT_TYPE,
         )?;
-        self.lenient_enum(&format!("{path}.contactType"), Some(kind), CONTACT_TYPES);
+        self.lenient_enum(
+            format_args!("{path}.contactType"),
+            Some(kind),
+            CONTACT_TYPES,
+        );
         Ok(())
     }
 
     /// Validates an Address and returns its region.
-    fn address<'a>(&mut self, path: &str, a: &'a Address) -> Result<&'a str, FieldError> {
-        let region = self.required(&format!("{path}.region"), &a.region, limits::REGION)?;
+    fn address<'a>(
+        &mut self,
+        path: impl Display + Copy,
+        a: &'a Address,
+    ) -> Result<&'a str, FieldError> {
+        let region = self.required(format_args!("{path}.region"), &a.region, limits::REGION)?;
         if region.len() != limits::REGION || !region.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(FieldError {
                 path: format!("{path}.region"),
                 problem: "must be a two-letter ISO 3166-1 code".into(),
             });
         }
-        self.optional(&format!("{path}.state"), &a.state, limits::STATE)?;
-        self.optional(&format!("{path}.city"), &a.city, limits::CITY)?;
+        self.optional(format_args!("{path}.state"), &a.state, limits::STATE)?;
+        self.optional(format_args!("{path}.city"), &a.city, limits::CITY)?;
         self.optional(
-            &format!("{path}.address1"),
+            format_args!("{path}.address1"),
             &a.address1,
             limits::ADDRESS_LINE,
         )?;
         self.optional(
-            &format!("{path}.address2"),
+            format_args!("{path}.address2"),
             &a.address2,
             limits::ADDRESS_LINE,
         )?;
         self.optional(
-            &format!("{path}.address3"),
+            format_args!("{path}.address3"),
             &a.address3,
             limits::ADDRESS_LINE,
         )?;
-        self.optional(&format!("{path}.zipCode"), &a.zip_code, limits::ZIP_CODE)?;
-        self.optional(&format!("{path}.country"), &a.country, limits::COUNTRY)?;
-        self.optional(&format!("{path}.label"), &a.label, limits::ADDRESS_LABEL)?;
+        self.optional(
+            format_args!("{path}.zipCode"),
+            &a.zip_code,
+            limits::ZIP_CODE,
+        )?;
+        self.optional(format_args!("{path}.country"), &a.country, limits::COUNTRY)?;
+        self.optional(
+            format_args!("{path}.label"),
+            &a.label,
+            limits::ADDRESS_LABEL,
+        )?;
         Ok(region)
     }
 
     fn store_info<'a>(&mut self, s: &'a StoreInfo) -> Result<StoreFacts<'a>, FieldError> {
         const P: &str = "storeInfo";
         let reference_store_id = self.required(
-            &format!("{P}.referenceStoreId"),
+            format_args!("{P}.referenceStoreId"),
             &s.reference_store_id,
             limits::STORE_ID,
         )?;
-        let name = self.optional(&format!("{P}.storeName"), &s.store_name, limits::STORE_NAME)?;
+        let name = self.optional(
+            format_args!("{P}.storeName"),
+            &s.store_name,
+            limits::STORE_NAME,
+        )?;
         self.optional(
-            &format!("{P}.storeDisplayName"),
+            format_args!("{P}.storeDisplayName"),
             &s.store_display_name,
             limits::STORE_NAME,
         )?;
-        let mcc = self.optional(&format!("{P}.storeMCC"), &s.store_mcc, limits::MCC)?;
+        let mcc = self.optional(format_args!("{P}.storeMCC"), &s.store_mcc, limits::MCC)?;
         let region = match &s.store_address {
-            Some(a) => Some(self.address(&format!("{P}.storeAddress"), a)?),
+            Some(a) => Some(self.address(format_args!("{P}.storeAddress"), a)?),
             None => None,
         };
         for (field, present) in [
@@ -593,28 +639,28 @@ impl Validator {
         }
         for (i, c) in s.store_contacts.iter().flatten().enumerate() {
             self.optional(
-                &format!("{P}.storeContacts[{i}].fullName"),
+                format_args!("{P}.storeContacts[{i}].fullName"),
                 &c.full_name,
                 limits::CONTACT_FULL_NAME,
             )?;
             self.optional(
-                &format!("{P}.storeContacts[{i}].identificationId"),
+                format_args!("{P}.storeContacts[{i}].identificationId"),
                 &c.identification_id,
                 limits::IDENTIFICATION_ID,
             )?;
         }
         self.optional(
-            &format!("{P}.storeTerminalId"),
+            format_args!("{P}.storeTerminalId"),
             &s.store_terminal_id,
             limits::STORE_TERMINAL_ID,
         )?;
         self.optional(
-            &format!("{P}.storeOperatorId"),
+            format_args!("{P}.storeOperatorId"),
             &s.store_operator_id,
             limits::STORE_OPERATOR_ID,
         )?;
         self.optional(
-            &format!("{P}.storePhoneNo"),
+            format_args!("{P}.storePhoneNo"),
             &s.store_phone_no,
             limits::STORE_PHONE_NO,
         )?;
@@ -629,10 +675,10 @@ impl Validator {
 /// `""` and blank strings are refused everywhere (A7); so are control characters,
 /// which no field of this API can legitimately carry (opaque text may carry
 /// line breaks and tabs). Lengths count characters, not bytes.
-fn check_text(path: &str, s: &str, max: usize, opaque: bool) -> Result<(), FieldError> {
+fn check_text(path: impl Display, s: &str, max: usize, opaque: bool) -> Result<(), FieldError> {
     if s.trim().is_empty() {
         return Err(FieldError {
-            path: path.to_owned(),
+            path: path.to_string(),
             problem: "must not be empty".into(),
         });
     }
@@ -640,14 +686,14 @@ fn check_text(path: &str, s: &str, max: usize, opaque: bool) -> Result<(), Field
         .any(|c| c.is_control() && !(opaque && matches!(c, '\n' | '\r' | '\t')))
     {
         return Err(FieldError {
-            path: path.to_owned(),
+            path: path.to_string(),
             problem: "must not contain control characters".into(),
         });
     }
     let len = s.chars().count();
     if len > max {
         return Err(FieldError {
-            path: path.to_owned(),
+            path: path.to_string(),
             problem: format!("longer than {max} characters"),
         });
     }

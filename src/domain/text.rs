@@ -6,6 +6,8 @@
 //! them are accepted, flagged for the reviewer, and shown with each such
 //! character spelled out.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 pub fn is_invisible(c: char) -> bool {
@@ -28,29 +30,36 @@ pub fn spelled_out(text: &str) -> String {
 /// The field paths of `body` whose value (or name) holds an invisible character.
 pub fn fields_with_invisible_characters(body: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    walk(body, String::new(), &mut out);
+    walk(body, &mut String::new(), false, &mut out);
     out
 }
 
-fn walk(value: &Value, path: String, out: &mut Vec<String>) {
+/// One path buffer for the whole walk, written out only for a field found:
+/// a path built for every member cost more than the scan itself.
+/// `in_named` says whether a member name on the path holds such a character.
+fn walk(value: &Value, path: &mut String, in_named: bool, out: &mut Vec<String>) {
+    let parent = path.len();
     match value {
         Value::Object(map) => {
             for (key, member) in map {
-                let at = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                walk(member, at, out);
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                walk(member, path, in_named || key.chars().any(is_invisible), out);
+                path.truncate(parent);
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, format!("{path}[{i}]"), out);
+                // Writing to a String cannot fail.
+                let _ = write!(path, "[{i}]");
+                walk(item, path, in_named, out);
+                path.truncate(parent);
             }
         }
-        Value::String(s) if s.chars().any(is_invisible) || path.chars().any(is_invisible) => {
-            out.push(spelled_out(&path));
+        Value::String(s) if in_named || s.chars().any(is_invisible) => {
+            out.push(spelled_out(path));
         }
         Value::String(_) | Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
@@ -78,5 +87,23 @@ mod tests {
         );
         assert_eq!(spelled_out("金龍 \u{feff}"), "金龍 ⟨U+FEFF⟩");
         assert!(fields_with_invisible_characters(&json!({"a": "مرحبا"})).is_empty());
+    }
+
+    #[test]
+    fn a_member_name_with_one_flags_every_text_under_it() {
+        let body =
+            json!({"k\u{200b}": {"x": "plain", "n": 1, "y": ["a", {"z": "b"}]}, "after": "c"});
+        assert_eq!(
+            fields_with_invisible_characters(&body),
+            ["k⟨U+200B⟩.x", "k⟨U+200B⟩.y[0]", "k⟨U+200B⟩.y[1].z"]
+        );
+        assert_eq!(
+            fields_with_invisible_characters(&json!([["a\u{200b}"], "b"])),
+            ["[0][0]"]
+        );
+        assert_eq!(
+            fields_with_invisible_characters(&json!({"": {"a": "\u{feff}"}})),
+            ["a"]
+        );
     }
 }

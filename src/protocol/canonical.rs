@@ -2,6 +2,8 @@
 //! members and values, any key order or whitespace, `null` members left out)
 //! have the same fingerprint.
 
+use std::io;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -47,7 +49,7 @@ fn write_canonical(value: &Value, out: &mut impl Sink) {
                     out.put(b",");
                 }
                 first = false;
-                write_string(key, out);
+                write_json(key, out);
                 out.put(b":");
                 write_canonical(member, out);
             }
@@ -63,14 +65,26 @@ fn write_canonical(value: &Value, out: &mut impl Sink) {
             }
             out.put(b"]");
         }
-        Value::String(s) => write_string(s, out),
-        other => out.put(other.to_string().as_bytes()),
+        leaf => write_json(leaf, out),
     }
 }
 
-fn write_string(s: &str, out: &mut impl Sink) {
-    // serde_json's string escaping is deterministic; reuse it.
-    out.put(Value::String(s.to_owned()).to_string().as_bytes());
+/// serde_json's compact text of a key or a leaf (its string escaping is
+/// deterministic), the bytes `to_string` gives, written straight into `out`:
+/// a copy and a `String` per member cost more than the hashing.
+fn write_json<T: serde::Serialize + ?Sized>(leaf: &T, out: &mut impl Sink) {
+    struct SinkWriter<'a, S>(&'a mut S);
+    impl<S: Sink> io::Write for SinkWriter<'_, S> {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.put(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    // Neither sink can fail, and a leaf always serializes.
+    let _ = serde_json::to_writer(SinkWriter(out), leaf);
 }
 
 #[cfg(test)]
@@ -92,6 +106,30 @@ mod tests {
     fn values_and_array_order_do_matter() {
         assert_ne!(fp(r#"{"a":"1"}"#), fp(r#"{"a":"2"}"#));
         assert_ne!(fp(r#"{"a":["1","2"]}"#), fp(r#"{"a":["2","1"]}"#));
+    }
+
+    /// Fingerprints are stored with every binding: the canonical form of a
+    /// body must not change between versions, or a repeat made across an
+    /// upgrade would be told its body differs.
+    #[test]
+    fn the_canonical_form_of_a_body_is_what_it_always_was() {
+        let body = serde_json::json!({
+            "z": [1, -2, 3.5, 1e300, 18446744073709551615u64, true, false, null, [], {}],
+            "a": "quote \" backslash \\ slash / tab \t nl \n ctrl \u{1} del \u{7f} é \u{202e} 😀",
+            "m": {"b": null, "k\u{200b}": "v", "": ""},
+        });
+        let hex: String = fingerprint(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            canonical_string(&body),
+            "{\"a\":\"quote \\\" backslash \\\\ slash / tab \\t nl \\n ctrl \\u0001 del \u{7f} é \u{202e} 😀\",\"m\":{\"\":\"\",\"k\u{200b}\":\"v\"},\"z\":[1,-2,3.5,1e+300,18446744073709551615,true,false,null,[],{}]}"
+        );
+        assert_eq!(
+            hex,
+            "e7a2569bd42ae843b61363cd1068f3f5a0d77dfd913bf6af64a6f39724a67452"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the per-request work that is not I/O: signature
-//! verification and signing, canonical fingerprints, and validation.
+//! verification and signing, canonical fingerprints, validation and the
+//! scan for invisible characters.
 //! `cargo bench --bench micro`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mpp_registrar::domain::registration::validate;
+use mpp_registrar::domain::text::fields_with_invisible_characters;
 use mpp_registrar::protocol::canonical::fingerprint;
 use mpp_registrar::protocol::keys::{read_signer, read_verifier};
 use mpp_registrar::protocol::registration::{RegistrationRequest, parse_body};
@@ -49,6 +51,13 @@ fn request_work(c: &mut Criterion) {
     c.bench_function("parse the body", |b| b.iter(|| parse_body(&body).unwrap()));
     c.bench_function("read the typed request from the parsed body", |b| {
         b.iter(|| RegistrationRequest::from_value(&value).unwrap())
+    });
+    c.bench_function("validate the typed request", |b| {
+        let request = RegistrationRequest::from_value(&value).unwrap();
+        b.iter(|| validate(&request).unwrap())
+    });
+    c.bench_function("scan every member for invisible characters", |b| {
+        b.iter(|| fields_with_invisible_characters(&value))
     });
     c.bench_function("parse and validate a registration", |b| {
         b.iter(|| {
