@@ -150,6 +150,15 @@ impl TestDb {
         Self::create(Some(template_name()))
     }
 
+    /// This database again, for a second server on it (a second instance).
+    /// Either handle drops the database when it goes.
+    pub fn shared(&self) -> TestDb {
+        TestDb {
+            name: self.name.clone(),
+            url: self.url.clone(),
+        }
+    }
+
     /// An empty database, without migrations.
     pub fn empty() -> TestDb {
         Self::create(None)

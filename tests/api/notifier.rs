@@ -375,13 +375,9 @@ async fn two_instances_deliver_each_notification_once() {
         s.notify.alipay_gateway_url = Some(gw_url.clone())
     })
     .await;
-    let b = spawn_app_with(
-        TestDb {
-            name: a.db.name.clone(),
-            url: a.db.url.clone(),
-        },
-        |s| s.notify.alipay_gateway_url = Some(gw_url),
-    )
+    let b = spawn_app_with(a.db.shared(), |s| {
+        s.notify.alipay_gateway_url = Some(gw_url)
+    })
     .await;
     let mut ids = Vec::new();
     for i in 0..30 {
@@ -764,13 +760,9 @@ async fn a_backlog_is_recorded_attempt_by_attempt_whatever_the_batch() {
     )
     .unwrap();
     let gw_url = url::Url::parse(&gw.url()).unwrap();
-    let worker = spawn_app_with(
-        TestDb {
-            name: app.db.name.clone(),
-            url: app.db.url.clone(),
-        },
-        |s| s.notify.alipay_gateway_url = Some(gw_url),
-    )
+    let worker = spawn_app_with(app.db.shared(), |s| {
+        s.notify.alipay_gateway_url = Some(gw_url)
+    })
     .await;
     wait_until(
         &app,
